@@ -1,0 +1,56 @@
+using AutoReview.Cli;
+using System.Diagnostics.CodeAnalysis;
+using CommandLine;
+
+return await Cli.MainAsync(args);
+
+namespace AutoReview.Cli
+{
+    internal static class Cli
+    {
+        public static Task<int> MainAsync(string[] args)
+        {
+            try
+            {
+                return Task.FromResult(Dispatch(args));
+            }
+            catch (UsageException e)
+            {
+                Console.Error.WriteLine($"auto-review: {e.Message} (see --help)");
+                return Task.FromResult(ExitCodes.Usage);
+            }
+        }
+
+        [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(DoctorOptions))]
+        [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(SandboxVerb))]
+        [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(ProbeOptions))]
+        private static int Dispatch(string[] args)
+        {
+            // CommandLineParser has no nested verbs; "sandbox run|probe" is dispatched here.
+            if (args is ["sandbox", "run", ..])
+                return SandboxCommands.Run(SandboxRunArguments.Parse(args[2..]));
+            if (args is ["sandbox", "probe", ..])
+                return Parse<ProbeOptions>(args[2..], SandboxCommands.Probe);
+            if (args is ["sandbox", ..])
+            {
+                Console.Error.WriteLine("Usage: auto-review sandbox run [OPTIONS] -- COMMAND [ARGS...]\n       auto-review sandbox run --help");
+                return args.Length > 1 && args[1] is "--help" or "-h" ? ExitCodes.Ok : ExitCodes.Usage;
+            }
+
+            return Parser(args).ParseArguments<DoctorOptions, SandboxVerb>(args).MapResult(
+                (DoctorOptions o) => DoctorCommand.Run(o),
+                (SandboxVerb _) => ExitCodes.Usage,
+                errors => errors.IsHelp() || errors.IsVersion() ? ExitCodes.Ok : ExitCodes.Usage);
+        }
+
+        private static int Parse<T>(string[] args, Func<T, int> run) =>
+            Parser(args).ParseArguments<T>(args).MapResult(run, errors => errors.IsHelp() || errors.IsVersion() ? ExitCodes.Ok : ExitCodes.Usage);
+
+        private static Parser Parser(string[] args) => new(settings =>
+        {
+            settings.HelpWriter = args.Any(a => a is "--help" or "help" or "--version" or "version") ? Console.Out : Console.Error;
+            settings.AllowMultiInstance = true;
+            settings.CaseInsensitiveEnumValues = true;
+        });
+    }
+}
