@@ -31,6 +31,18 @@ public sealed class LauncherBehaviourTests : IDisposable
     }
 
     [SkippableFact]
+    public void OrphansInsideTheSandbox_AreReapedByItsInit()
+    {
+        Capability.RequireUserNamespaces();
+        // The inner shell exits at once, orphaning its background child onto pid 1; once that child exits,
+        // only init's wait4 can clear it. No process may stay a zombie while the payload still runs.
+        CommandResult result = Sandboxed("/bin/sh", "-c",
+            "/bin/sh -c '/usr/bin/true &'; /usr/bin/sleep 0.5; /usr/bin/grep -l '^State:.Z' /proc/[0-9]*/status || echo no-zombies");
+        result.ExitCode.ShouldBe(0, result.ToString());
+        result.Stdout.Trim().ShouldBe("no-zombies");
+    }
+
+    [SkippableFact]
     public void Environment_StartsEmpty_WithOnlyWhatIsSet()
     {
         Capability.RequireUserNamespaces();
