@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text;
 using AutoReview.Sandbox.Interop;
+using AutoReview.Sandbox.Seccomp;
 using Tmds.Linux;
 using static AutoReview.Sandbox.Interop.LinuxConstants;
 
@@ -65,6 +66,11 @@ public static unsafe class EscapeProbe
         checks.Add(Denied("ioctl(TIOCSTI)", SyscallNumber.Ioctl, Errno.EPERM, -1, 0x5412, 0));
         checks.Add(Denied("ioctl(TIOCSTI | high bits)", SyscallNumber.Ioctl, Errno.EPERM, -1, unchecked((long)0xdead000000005412), 0));
         checks.Add(Denied("ioctl(TIOCLINUX)", SyscallNumber.Ioctl, Errno.EPERM, -1, 0x541C, 0));
+
+        // Every entry of the policy, with all-invalid arguments (EFAULT/EBADF/EINVAL if it got through),
+        // so the probe and the policy cannot drift apart.
+        foreach (DeniedSyscall denied in SeccompPolicy.Denied)
+            checks.Add(Denied($"policy:{denied.Name}", denied.Number, denied.Errno, -1, -1, -1, -1, -1, -1));
 
         Dictionary<string, string> status = ReadStatus();
         foreach (string field in new[] { "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb" })

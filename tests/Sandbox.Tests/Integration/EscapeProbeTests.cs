@@ -85,6 +85,15 @@ public sealed class EscapeProbeTests(ProbeRun run) : IClassFixture<ProbeRun>
     }
 
     [SkippableFact]
+    public void EverySyscallThePolicyDenies_IsDeniedInside()
+    {
+        Capability.RequireUserNamespaces();
+        var policyChecks = run.Isolated.Where(c => c.Key.StartsWith("syscall:policy:", StringComparison.Ordinal)).ToList();
+        policyChecks.Count.ShouldBe(AutoReview.Sandbox.Seccomp.SeccompPolicy.Denied.Count);
+        policyChecks.Where(c => !c.Value.Ok).Select(c => $"{c.Key}: {c.Value.Observed}").ShouldBeEmpty();
+    }
+
+    [SkippableFact]
     public void RootAndReadOnlyBinds_AreReadOnly() => ShouldHold("readonly:/", "readonly:/usr", "readonly:/data");
 
     [SkippableFact]
