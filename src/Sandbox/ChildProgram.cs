@@ -59,7 +59,19 @@ public sealed record ChildOp(SetupStep Step, string Detail, long Number, IReadOn
 
     public string SyscallName => Number == SpawnPayload
         ? "spawn-payload"
-        : Enum.IsDefined(typeof(SyscallNumber), (uint)Number) ? ((SyscallNumber)(uint)Number).ToString().ToLowerInvariant() : $"syscall {Number}";
+        : Enum.IsDefined(typeof(SyscallNumber), (uint)Number) ? KernelName((SyscallNumber)(uint)Number) : $"syscall {Number}";
+
+    /// <summary>The kernel's spelling of a syscall name: PivotRoot → pivot_root, RtSigprocmask → rt_sigprocmask.</summary>
+    internal static string KernelName(SyscallNumber number)
+    {
+        var name = new System.Text.StringBuilder();
+        foreach (char c in number.ToString())
+        {
+            if (char.IsUpper(c) && name.Length > 0) name.Append('_');
+            name.Append(char.ToLowerInvariant(c));
+        }
+        return name.ToString();
+    }
 
     public override string ToString() =>
         $"{SyscallName}({string.Join(", ", Args)}){(Flags == OpFlags.None ? "" : $" [{Flags}]")}  # {Step}: {Detail}";

@@ -79,11 +79,12 @@ public static class SetupPlan
             Add(SetupStep.BindMount, $"rootfs {_root}", SyscallNumber.Mount, _root, _root, 0L, (long)(MS_BIND | MS_REC), 0L);
             Add(SetupStep.RemountReadOnly, $"rootfs {_root}", SyscallNumber.Mount, 0L, _root, 0L,
                 (long)RemountFlags(host.MountFlags(_root), readOnly: true), 0L);
+            SetAttributesRecursively(_root, "rootfs", readOnly: true);
             _layers.Add(new Layer("/", LayerKind.HostTree, _root));
 
             string proc = MountPoint("/proc", PathKind.Directory, "the proc mount");
             Add(SetupStep.MountProc, "/proc", SyscallNumber.Mount, "proc", proc, "proc", (long)(MS_NOSUID | MS_NODEV | MS_NOEXEC), 0L);
-            _layers.Add(new Layer("/proc", LayerKind.Opaque, null));
+            _layers.Add(new Layer("/proc", LayerKind.Opaque, null, "which the sandbox manages itself"));
 
             BuildDev();
 
@@ -121,7 +122,7 @@ public static class SetupPlan
             // The tmpfs itself goes read-only; /dev/shm and the device binds are separate mounts.
             Add(SetupStep.MountDev, "remount /dev read-only", SyscallNumber.Mount, 0L, dev, 0L,
                 (long)(MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC), 0L);
-            _layers.Add(new Layer("/dev", LayerKind.Opaque, null));
+            _layers.Add(new Layer("/dev", LayerKind.Opaque, null, "which the sandbox manages itself"));
         }
 
         private void AddUserMount(MountSpec mount)
@@ -146,7 +147,23 @@ public static class SetupPlan
             Add(SetupStep.BindMount, $"{source} on {dst}", SyscallNumber.Mount, source, bindTarget, 0L, (long)(MS_BIND | MS_REC), 0L);
             Add(readOnly ? SetupStep.RemountReadOnly : SetupStep.BindMount, $"remount {dst}{(readOnly ? " read-only" : "")}",
                 SyscallNumber.Mount, 0L, bindTarget, 0L, (long)RemountFlags(host.MountFlags(source), readOnly), 0L);
-            _layers.Add(new Layer(dst, kind == PathKind.Directory ? LayerKind.HostTree : LayerKind.Opaque, source));
+            SetAttributesRecursively(bindTarget, dst, readOnly);
+            _layers.Add(kind == PathKind.Directory
+                ? new Layer(dst, LayerKind.HostTree, source)
+                : new Layer(dst, LayerKind.Opaque, source, "which is a file"));
+        }
+
+        /// <summary>
+        /// A bind with MS_REC brings along the mounts nested in its source, and a remount changes only the top
+        /// one. mount_setattr with AT_RECURSIVE sets read-only (and nosuid, nodev) on the whole subtree. It only
+        /// sets flags, never clears them, so flags the kernel locked are kept.
+        /// </summary>
+        private void SetAttributesRecursively(string target, string what, bool readOnly)
+        {
+            var attr = new byte[MountAttrSize];
+            BinaryPrimitives.WriteUInt64LittleEndian(attr, (readOnly ? MOUNT_ATTR_RDONLY : 0) | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+            Add(readOnly ? SetupStep.RemountReadOnly : SetupStep.BindMount, $"{(readOnly ? "read-only, " : "")}nosuid, nodev below {what}",
+                SyscallNumber.MountSetattr, AT_FDCWD, target, AT_RECURSIVE, new OpArg.Bytes(attr), MountAttrSize);
         }
 
         /// <summary>
@@ -165,7 +182,7 @@ public static class SetupPlan
                     CreateInTmpfs(layer, relative, kind);
                     return hostTarget;
                 case LayerKind.Opaque:
-                    throw new SandboxException($"{what}: cannot mount on {dst}, inside {layer.Destination}, which the sandbox manages itself");
+                    throw new SandboxException($"{what}: cannot mount on {dst}, inside {layer.Destination}, {layer.OpaqueReason}");
             }
 
             string current = layer.Source!;
@@ -191,14 +208,22 @@ public static class SetupPlan
         private void CreateInTmpfs(Layer layer, string relative, PathKind kind)
         {
             string[] parts = relative.Split('/', StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length == 0 && kind != PathKind.Directory)
+                throw new SandboxException($"cannot mount a file on the tmpfs at {layer.Destination}, a directory");
             string current = layer.Destination.TrimEnd('/');
             for (int i = 0; i < parts.Length; i++)
             {
                 current = $"{current}/{parts[i]}";
-                if (!layer.Created.Add(current))
+                PathKind wanted = i < parts.Length - 1 ? PathKind.Directory : kind;
+                if (layer.Created.TryGetValue(current, out PathKind existing))
+                {
+                    if (existing != wanted)
+                        throw new SandboxException($"cannot mount a {Noun(wanted)} on {current}, created earlier as a {Noun(existing)}");
                     continue;
+                }
+                layer.Created[current] = wanted;
                 string hostPath = _root + current;
-                if (i < parts.Length - 1 || kind == PathKind.Directory)
+                if (wanted == PathKind.Directory)
                     Add(SetupStep.MountTmpfs, $"mkdir {current}", SyscallNumber.Mkdirat, AT_FDCWD, hostPath, 0x1ed /* 0755 */);
                 else
                 {
@@ -262,8 +287,8 @@ public static class SetupPlan
             if (program.Contains('/'))
                 return [program];
             string path = spec.Environment.LastOrDefault(kv => kv.Key == "PATH").Value ?? DefaultPath;
-            var dirs = path.Split(':', StringSplitOptions.RemoveEmptyEntries).Where(d => d.StartsWith('/')).Distinct().ToList();
-            return dirs.Count == 0 ? [$"/usr/bin/{program}"] : dirs.Select(d => $"{d.TrimEnd('/')}/{program}").ToList();
+            var dirs = path.Split(':', StringSplitOptions.RemoveEmptyEntries).Where(d => d.StartsWith('/')).Select(d => d.TrimEnd('/')).Distinct().ToList();
+            return dirs.Count == 0 ? [$"/usr/bin/{program}"] : dirs.Select(d => $"{d}/{program}").ToList();
         }
 
         private static string CheckRoot(string root, IHostView host)
@@ -297,9 +322,10 @@ public static class SetupPlan
         private enum LayerKind { HostTree, Tmpfs, Opaque }
 
         /// <summary>What backs a destination path in the tree being built, to check or create mount points.</summary>
-        private sealed record Layer(string Destination, LayerKind Kind, string? Source)
+        private sealed record Layer(string Destination, LayerKind Kind, string? Source, string OpaqueReason = "")
         {
-            public HashSet<string> Created { get; } = [];
+            /// <summary>Mount points this plan creates in a tmpfs layer, with their kind.</summary>
+            public Dictionary<string, PathKind> Created { get; } = [];
         }
     }
 }

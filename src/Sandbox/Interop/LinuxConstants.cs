@@ -37,6 +37,11 @@ internal static class LinuxConstants
     public const ulong MS_STRICTATIME = 1 << 24;
     public const ulong MNT_DETACH = 2;
 
+    // mount_setattr(2): struct mount_attr { u64 attr_set, attr_clr, propagation, userns_fd; }
+    public const ulong MOUNT_ATTR_RDONLY = 1, MOUNT_ATTR_NOSUID = 2, MOUNT_ATTR_NODEV = 4;
+    public const int MountAttrSize = 32;
+    public const int AT_RECURSIVE = 0x8000;
+
     // statvfs f_flag (ST_*), from which the kernel-locked mount flags are read
     public const ulong ST_RDONLY = 1, ST_NOSUID = 2, ST_NODEV = 4, ST_NOEXEC = 8;
     public const ulong ST_NOATIME = 1024, ST_NODIRATIME = 2048, ST_RELATIME = 4096;

@@ -44,6 +44,16 @@ internal sealed unsafe class MarshalledProgram : IDisposable
 
     public MarshalledProgram(ChildProgram program)
     {
+        // Reject bad ops before allocating, so a rejected program leaks nothing.
+        for (int i = 0; i < program.Ops.Count; i++)
+        {
+            ChildOp op = program.Ops[i];
+            if (op.Args.Count > 6)
+                throw new ArgumentException($"op {i} ({op.SyscallName}) has {op.Args.Count} arguments; syscalls take at most 6");
+            foreach (string text in op.Args.SelectMany(Strings))
+                if (text.Contains('\0'))
+                    throw new ArgumentException($"op {i} ({op.SyscallName}): string contains a NUL byte: {text.Replace("\0", "\\0")}");
+        }
         _size = (nuint)(sizeof(SpawnBlock) + program.Ops.Count * sizeof(NativeOp) + PayloadStackSize
                         + program.Ops.Sum(op => op.Args.Sum(DataSize)));
         _memory = (byte*)NativeMemory.AllocZeroed(_size);
@@ -63,8 +73,6 @@ internal sealed unsafe class MarshalledProgram : IDisposable
         for (int i = 0; i < program.Ops.Count; i++)
         {
             ChildOp op = program.Ops[i];
-            if (op.Args.Count > 6)
-                throw new ArgumentException($"op {i} ({op.SyscallName}) has {op.Args.Count} arguments; syscalls take at most 6");
             ops[i].Number = op.Number;
             ops[i].Flags = (long)op.Flags;
             for (int a = 0; a < op.Args.Count; a++)
@@ -115,10 +123,15 @@ internal sealed unsafe class MarshalledProgram : IDisposable
 
     private static int Aligned(int bytes) => (bytes + 15) & ~15;
 
+    private static IEnumerable<string> Strings(OpArg arg) => arg switch
+    {
+        OpArg.Str s => [s.Value],
+        OpArg.StrArray a => a.Value,
+        _ => [],
+    };
+
     private byte* CString(string value)
     {
-        if (value.Contains('\0'))
-            throw new ArgumentException($"string contains a NUL byte: {value.Replace("\0", "\\0")}");
         int length = Encoding.UTF8.GetByteCount(value);
         byte* p = Allocate(length + 1);
         Encoding.UTF8.GetBytes(value, new Span<byte>(p, length));

@@ -31,6 +31,20 @@ public sealed class LauncherBehaviourTests : IDisposable
     }
 
     [SkippableFact]
+    public void MountsNestedInTheReadOnlyRoot_AreReadOnlyToo()
+    {
+        Capability.RequireUserNamespaces();
+        Capability.RequireTool("/usr/bin/unshare");
+        // In a mount namespace of its own, a writable tmpfs is mounted inside the rootfs directory; the
+        // sandbox's recursive bind of the root brings it along, and it must not stay writable.
+        string[] launcher = [AutoReviewBinary.Path, .. _root.RunArgs(), "--", "/bin/sh", "-c", "echo x > /data/escape"];
+        CommandResult result = Commands.Run("/usr/bin/unshare",
+            ["--user", "--map-root-user", "--mount", "/bin/sh", "-c", $"mount -t tmpfs none '{_root.Path}/data' && exec \"$@\"", "sh", .. launcher]);
+        result.ExitCode.ShouldNotBe(0, result.ToString());
+        result.Stderr.ShouldContain("Read-only file system");
+    }
+
+    [SkippableFact]
     public void OrphansInsideTheSandbox_AreReapedByItsInit()
     {
         Capability.RequireUserNamespaces();

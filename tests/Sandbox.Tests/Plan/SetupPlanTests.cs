@@ -685,7 +685,8 @@ public sealed class SetupPlanTests
             $"Mkdirat({AT_FDCWD}, \"{home}/user\", {0x1ed})",
             $"Mkdirat({AT_FDCWD}, \"{home}/user/src\", {0x1ed})",
         ]);
-        var createCfg = program.Ops.Skip(bindSrc + 2).Take(bindCfg - bindSrc - 2).ToList();
+        // A bind is three ops: the bind, its remount and the recursive mount_setattr.
+        var createCfg = program.Ops.Skip(bindSrc + 3).Take(bindCfg - bindSrc - 3).ToList();
         createCfg.Select(PlanQueries.Signature).ShouldBe(
         [
             $"Openat({AT_FDCWD}, \"{home}/user/cfg.toml\", {O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC}, {0x1a4})",
@@ -694,6 +695,24 @@ public sealed class SetupPlanTests
         createCfg[0].Flags.ShouldBe(OpFlags.SaveResult);
         createCfg[1].Flags.ShouldBe(OpFlags.Arg0FromSaved);
         program.Ops.Count(op => op.Is(SyscallNumber.Mkdirat) && op.StrArg(1) == home + "/user").ShouldBe(1);
+    }
+
+    [Fact]
+    public void ReadOnlyBinds_AreMadeReadOnlyRecursively_SoMountsNestedInTheSourceAreToo()
+    {
+        // MS_REC brings nested mounts along and a remount only changes the top one; mount_setattr with
+        // AT_RECURSIVE covers the subtree.
+        ChildProgram program = Build(Spec(new MountSpec(MountKind.ReadOnlyBind, "/opt", "/host/src")));
+        foreach (string target in new[] { Root, Root + "/opt" })
+        {
+            ChildOp setattr = program.Ops.Single(op => op.Is(SyscallNumber.MountSetattr) && op.StrArg(1) == target);
+            ((OpArg.Int)setattr.Args[2]).Value.ShouldBe(AT_RECURSIVE);
+            var attr = ((OpArg.Bytes)setattr.Args[3]).Value;
+            BitConverter.ToUInt64(attr, 0).ShouldBe(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+            BitConverter.ToUInt64(attr, 8).ShouldBe(0UL, "nothing may be cleared: locked flags stay");
+            int remount = program.IndexOf(op => op.Is(SyscallNumber.Mount) && op.StrArg(1) == target && op.Args[0] is OpArg.Int, "the remount");
+            program.Ops.ToList().IndexOf(setattr).ShouldBe(remount + 1);
+        }
     }
 
     [Fact]
