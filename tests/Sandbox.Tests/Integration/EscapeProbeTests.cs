@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
+using AutoReview.TestInfrastructure;
 using Shouldly;
 using Xunit;
 

@@ -1,3 +1,4 @@
+using AutoReview.TestInfrastructure;
 using Shouldly;
 using Xunit;
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using AutoReview.TestInfrastructure;
 using Shouldly;
 using Xunit;
 

@@ -1,3 +1,4 @@
+using AutoReview.TestInfrastructure;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
@@ -24,7 +25,7 @@ public sealed partial class TrampolineSourceTests
         using var work = new TempDir();
         string obj = Assemble(work);
         string bin = Path.Combine(work.Path, "spawn.bin");
-        Run("objcopy", "-O", "binary", "-j", ".text", obj, bin);
+        Tools.Run("objcopy", "-O", "binary", "-j", ".text", obj, bin);
 
         byte[] assembled = File.ReadAllBytes(bin);
         byte[] embedded = SpawnTrampolineCode.Bytes.ToArray();
@@ -49,11 +50,11 @@ public sealed partial class TrampolineSourceTests
         using var work = new TempDir();
         string obj = Assemble(work);
 
-        string relocations = Run("objdump", "-r", obj);
+        string relocations = Tools.Run("objdump", "-r", obj);
         relocations.ShouldNotContain("RELOCATION RECORDS", customMessage: relocations);
 
         // Only .text is extracted: data placed in another section would be silently lost.
-        string headers = Run("objdump", "-h", obj);
+        string headers = Tools.Run("objdump", "-h", obj);
         foreach (Match m in SectionRow().Matches(headers))
         {
             if (m.Groups["name"].Value != ".text" && !m.Groups["name"].Value.StartsWith(".note"))
@@ -68,7 +69,7 @@ public sealed partial class TrampolineSourceTests
         using var work = new TempDir();
         string obj = Assemble(work);
 
-        string disassembly = Run("objdump", "-d", "--no-show-raw-insn", obj);
+        string disassembly = Tools.Run("objdump", "-d", "--no-show-raw-insn", obj);
         var instructions = disassembly.Split('\n').Where(l => InstructionLine().IsMatch(l)).ToList();
 
         instructions.ShouldNotBeEmpty(disassembly);
@@ -81,7 +82,7 @@ public sealed partial class TrampolineSourceTests
     public void SpawnBlockTable_InTheAssemblyComment_MatchesTheCSharpStruct()
     {
         // The header comment is what a reviewer of the assembly trusts; it must describe the struct the parent fills.
-        string source = File.ReadAllText(Path.Combine(RepoRoot(), SourcePath));
+        string source = File.ReadAllText(Path.Combine(Tools.RepositoryRoot, SourcePath));
         string table = source[source.IndexOf("# struct spawn_block", StringComparison.Ordinal)..source.IndexOf("# struct op", StringComparison.Ordinal)];
         var rows = BlockTableRow().Matches(table).Select(m => (Offset: int.Parse(m.Groups["offset"].Value), Name: m.Groups["name"].Value)).ToList();
 
@@ -97,7 +98,7 @@ public sealed partial class TrampolineSourceTests
     public void AssemblyCode_AddressesOnlyDocumentedBlockAndOpFields()
     {
         // Every [rbx + N] is a spawn_block field (8-byte slots 0..72), every [r12 + N] an op slot (0..56).
-        string source = File.ReadAllText(Path.Combine(RepoRoot(), SourcePath));
+        string source = File.ReadAllText(Path.Combine(Tools.RepositoryRoot, SourcePath));
         string code = string.Join('\n', source.Split('\n').Select(l => l.Split('#')[0]));
         var blockOffsets = Displacement("rbx").Matches(code).Select(m => int.Parse(m.Groups["n"].Value)).ToList();
         var opOffsets = Displacement("r12").Matches(code).Select(m => int.Parse(m.Groups["n"].Value)).ToList();
@@ -129,44 +130,11 @@ public sealed partial class TrampolineSourceTests
     /// <summary>Assembles the source into the temp dir, or skips when binutils is missing.</summary>
     private static string Assemble(TempDir work)
     {
-        Skip.If(FindOnPath("as") is null, "binutils `as` not installed: apt-get install binutils");
-        Skip.If(FindOnPath("objcopy") is null || FindOnPath("objdump") is null, "binutils objcopy/objdump not installed: apt-get install binutils");
+        Skip.If(Tools.FindOnPath("as") is null, "binutils `as` not installed: apt-get install binutils");
+        Skip.If(Tools.FindOnPath("objcopy") is null || Tools.FindOnPath("objdump") is null, "binutils objcopy/objdump not installed: apt-get install binutils");
         string obj = Path.Combine(work.Path, "spawn.o");
-        Run("as", "--64", "-o", obj, Path.Combine(RepoRoot(), SourcePath));
+        Tools.Run("as", "--64", "-o", obj, Path.Combine(Tools.RepositoryRoot, SourcePath));
         return obj;
-    }
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "AutoReview.sln")))
-                return dir.FullName;
-        throw new InvalidOperationException($"no AutoReview.sln above {AppContext.BaseDirectory}");
-    }
-
-    private static string? FindOnPath(string tool) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
-        .Select(dir => Path.Combine(dir, tool))
-        .FirstOrDefault(File.Exists);
-
-    /// <summary>Runs a tool, returns its stdout; fails with its stderr on a non-zero exit.</summary>
-    private static string Run(string tool, params string[] args)
-    {
-        var start = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string arg in args)
-            start.ArgumentList.Add(arg);
-        start.Environment["LC_ALL"] = "C";
-        using Process process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {tool}");
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        string stdout = process.StandardOutput.ReadToEnd();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(1)))
-        {
-            process.Kill();
-            throw new TimeoutException($"{tool} {string.Join(' ', args)} did not finish in a minute");
-        }
-        if (process.ExitCode != 0)
-            throw new ShouldAssertException($"{tool} {string.Join(' ', args)} exited with {process.ExitCode}:\n{stderr.Result}");
-        return stdout;
     }
 
     private sealed class TempDir : IDisposable
