@@ -81,6 +81,16 @@ if [[ "$(head -c4 "$exe" | od -An -c | tr -d ' \n')" != '177ELF' ]]; then
   die "'$exe' is not an ELF executable: was it published with PublishAot (NativeAOT)?"
 fi
 
+# The embedded rootfs (ADR 0007): the freshly published binary builds the layer from
+# src/Bundle/rootfs-spec.json out of this host's installed packages, and appends it to itself.
+for need in /usr/bin/git /usr/lib/git-core/git-remote-http /etc/ssl/certs/ca-certificates.crt; do
+  [[ -e "$need" ]] || die "the embedded rootfs needs $need from this host: sudo apt-get install -y git ca-certificates"
+done
+say "building the embedded rootfs from src/Bundle/rootfs-spec.json"
+if ! "$exe" bundle build --spec src/Bundle/rootfs-spec.json --source-date-epoch "$SOURCE_DATE_EPOCH" \
+    --layer-out "$out/layer.tar.gz" --embed-into "$out/auto-review"; then
+  die "building the embedded rootfs failed (see the error above)"
+fi
 mkdir -p dist
 rm -f dist/auto-review dist/auto-review.dbg
 install -m 0755 "$exe" dist/auto-review.tmp

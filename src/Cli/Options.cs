@@ -15,6 +15,9 @@ internal sealed class DoctorOptions
 [Verb("sandbox", HelpText = "Run a command in the sandbox: `auto-review sandbox run --help`.")]
 internal sealed class SandboxVerb;
 
+[Verb("bundle", HelpText = "The embedded rootfs: `auto-review bundle info|list|verify|prune|path|export --help`.")]
+internal sealed class BundleVerb;
+
 [Verb("probe", Hidden = true, HelpText = "Inside a sandbox: try each escape and report what happened.")]
 internal sealed class ProbeOptions
 {
@@ -38,6 +41,9 @@ internal sealed class ProbeOptions
 
     [Option("leaked-path", HelpText = "A host file the launcher held open; no fd inside may lead to it (repeatable).")]
     public IEnumerable<string> LeakedPaths { get; set; } = [];
+
+    [Option("fetch", HelpText = "An https:// URL that must be fetched with a 2xx answer.")]
+    public string? FetchUrl { get; set; }
 
     [Option("host-network", HelpText = "Expect the host's network (the port is reachable).")]
     public bool HostNetwork { get; set; }

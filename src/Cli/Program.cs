@@ -1,5 +1,6 @@
 using AutoReview.Cli;
 using System.Diagnostics.CodeAnalysis;
+using AutoReview.Bundle;
 using CommandLine;
 
 return await Cli.MainAsync(args);
@@ -24,6 +25,14 @@ namespace AutoReview.Cli
         [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(DoctorOptions))]
         [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(SandboxVerb))]
         [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(ProbeOptions))]
+        [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(BundleVerb))]
+        [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(BundleInfoOptions))]
+        [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(BundleListOptions))]
+        [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(BundleVerifyOptions))]
+        [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(BundlePruneOptions))]
+        [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(BundlePathOptions))]
+        [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(BundleExportOptions))]
+        [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(BundleBuildOptions))]
         private static int Dispatch(string[] args)
         {
             // CommandLineParser has no nested verbs; "sandbox run|probe" is dispatched here.
@@ -31,15 +40,28 @@ namespace AutoReview.Cli
                 return SandboxCommands.Run(SandboxRunArguments.Parse(args[2..]));
             if (args is ["sandbox", "probe", ..])
                 return Parse<ProbeOptions>(args[2..], SandboxCommands.Probe);
+            if (args is ["bundle", _, ..])
+                return Parser(args).ParseArguments<BundleInfoOptions, BundleListOptions, BundleVerifyOptions, BundlePruneOptions,
+                        BundlePathOptions, BundleExportOptions, BundleBuildOptions>(args[1..])
+                    .MapResult(
+                        (BundleInfoOptions o) => BundleCommands.Info(o),
+                        (BundleListOptions o) => BundleCommands.List(o),
+                        (BundleVerifyOptions o) => BundleCommands.Verify(o),
+                        (BundlePruneOptions o) => BundleCommands.Prune(o),
+                        (BundlePathOptions o) => BundleCommands.Path(o),
+                        (BundleExportOptions o) => BundleCommands.Export(o),
+                        (BundleBuildOptions o) => BundleCommands.Build(o),
+                        errors => errors.IsHelp() || errors.IsVersion() ? ExitCodes.Ok : ExitCodes.Usage);
             if (args is ["sandbox", ..])
             {
                 Console.Error.WriteLine("Usage: auto-review sandbox run [OPTIONS] -- COMMAND [ARGS...]\n       auto-review sandbox run --help");
                 return args.Length > 1 && args[1] is "--help" or "-h" ? ExitCodes.Ok : ExitCodes.Usage;
             }
 
-            return Parser(args).ParseArguments<DoctorOptions, SandboxVerb>(args).MapResult(
+            return Parser(args).ParseArguments<DoctorOptions, SandboxVerb, BundleVerb>(args).MapResult(
                 (DoctorOptions o) => DoctorCommand.Run(o),
                 (SandboxVerb _) => ExitCodes.Usage,
+                (BundleVerb _) => ExitCodes.Usage,
                 errors => errors.IsHelp() || errors.IsVersion() ? ExitCodes.Ok : ExitCodes.Usage);
         }
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using AutoReview.Bundle;
 using AutoReview.Sandbox;
 using AutoReview.Sandbox.Interop;
 using AutoReview.Sandbox.Probe;
@@ -19,24 +20,15 @@ internal static class SandboxCommands
             throw new UsageException("sandbox run: no command given (put it after --)");
         if (args.Bare)
             return RunBare(args);
-        if (args.RootFs is null)
-            throw new UsageException("sandbox run: --rootfs DIR is required");
-
-        var spec = new SandboxSpec
-        {
-            RootFs = CanonicalRoot(args.RootFs),
-            Command = args.Command,
-            Mounts = args.Mounts,
-            Environment = args.Environment,
-            WorkingDirectory = args.WorkingDirectory,
-            Hostname = args.Hostname,
-            Network = args.Network,
-            Uid = args.Uid,
-            Gid = args.Gid,
-        };
+        if (args.RootFs is not null && args.CaFiles.Count > 0)
+            throw new UsageException("sandbox run: --ca-file works with the embedded bundle, not with --rootfs");
+        string? trustFile = null;
         try
         {
-            return Launcher.Run(spec).ExitCode;
+            using BundleLease? lease = args.RootFs is null ? EmbeddedBundle.Acquire() : null;
+            if (lease is not null && args.CaFiles.Count > 0)
+                trustFile = TrustStore.Combine(lease, args.CaFiles);
+            return Launcher.Run(lease is null ? CustomRootSpec(args) : BundleSpec(args, lease, trustFile)).ExitCode;
         }
         catch (SandboxSetupException e)
         {
@@ -45,11 +37,61 @@ internal static class SandboxCommands
                 : e.Errno == Errno.ENOENT ? ExitCodes.NotFound
                 : ExitCodes.CannotExecute;
         }
-        catch (SandboxException e)
+        catch (Exception e) when (e is SandboxException or BundleException)
         {
             Console.Error.WriteLine($"auto-review: {e.Message}");
             return ExitCodes.SandboxFailed;
         }
+        finally
+        {
+            if (trustFile is not null) File.Delete(trustFile);
+        }
+    }
+
+    private static SandboxSpec CustomRootSpec(SandboxRunArguments args) => new()
+    {
+        RootFs = CanonicalRoot(args.RootFs!),
+        Command = args.Command,
+        Mounts = args.Mounts,
+        Environment = args.Environment,
+        WorkingDirectory = args.WorkingDirectory ?? "/",
+        Hostname = args.Hostname,
+        Network = args.Network,
+        Uid = args.Uid,
+        Gid = args.Gid,
+    };
+
+    /// <summary>
+    /// The embedded bundle as its config.json describes it: this executable at /usr/bin/auto-review, the
+    /// writable tmpfs mounts, the bundle's environment (overridden by --setenv), and with the host's
+    /// network, the host's resolver configuration over the placeholder.
+    /// </summary>
+    private static SandboxSpec BundleSpec(SandboxRunArguments args, BundleLease lease, string? trustFile)
+    {
+        SpecConfig config = lease.Manifest.Spec.Config;
+        var mounts = new List<MountSpec> { new(MountKind.ReadOnlyBind, "/usr/bin/auto-review", EmbeddedBundle.Executable) };
+        mounts.AddRange(config.WritableMounts.Where(m => m.Destination != "/tmp").Select(m => new MountSpec(MountKind.Tmpfs, m.Destination)));
+        if (trustFile is not null)
+            mounts.Add(new MountSpec(MountKind.ReadOnlyBind, TrustStore.BundlePath, trustFile));
+        if (args.Network == NetworkMode.Host && File.Exists("/etc/resolv.conf"))
+            mounts.Add(new MountSpec(MountKind.ReadOnlyBind, "/etc/resolv.conf", "/etc/resolv.conf"));
+        mounts.AddRange(args.Mounts);
+
+        var environment = config.Env.Select(e => e.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv.Length > 1 ? kv[1] : "", StringComparer.Ordinal);
+        foreach ((string key, string value) in args.Environment)
+            environment[key] = value;
+        return new SandboxSpec
+        {
+            RootFs = lease.RootFs,
+            Command = args.Command,
+            Mounts = mounts,
+            Environment = environment.ToList(),
+            WorkingDirectory = args.WorkingDirectory ?? config.Cwd,
+            Hostname = args.Hostname,
+            Network = args.Network,
+            Uid = args.Uid,
+            Gid = args.Gid,
+        };
     }
 
     private static string CanonicalRoot(string root)
@@ -62,7 +104,7 @@ internal static class SandboxCommands
     private static int RunBare(SandboxRunArguments args)
     {
         Console.Error.WriteLine("auto-review: WARNING: --bare: running without any isolation; the command can read and change everything this user can.");
-        var start = new ProcessStartInfo(args.Command[0]) { WorkingDirectory = args.WorkingDirectory, UseShellExecute = false };
+        var start = new ProcessStartInfo(args.Command[0]) { WorkingDirectory = args.WorkingDirectory ?? Environment.CurrentDirectory, UseShellExecute = false };
         foreach (string arg in args.Command.Skip(1)) start.ArgumentList.Add(arg);
         start.Environment.Clear();
         foreach ((string key, string value) in args.Environment) start.Environment[key] = value;
@@ -82,6 +124,7 @@ internal static class SandboxCommands
             LoopbackPort = options.Port,
             ExpectHostNetwork = options.HostNetwork,
             LeakedPaths = options.LeakedPaths.ToList(),
+            FetchUrl = options.FetchUrl,
         });
         if (options.Json)
         {

@@ -12,12 +12,15 @@ internal sealed record SandboxRunArguments
     public string? RootFs { get; init; }
     public List<MountSpec> Mounts { get; } = [];
     public List<KeyValuePair<string, string>> Environment { get; } = [];
-    public string WorkingDirectory { get; init; } = "/";
+    /// <summary>Null: the bundle's working directory (/work), or / with --rootfs.</summary>
+    public string? WorkingDirectory { get; init; }
     public string Hostname { get; init; } = "auto-review";
     public NetworkMode Network { get; init; } = NetworkMode.None;
     public uint Uid { get; init; } = 65532;
     public uint Gid { get; init; } = 65532;
     public bool Bare { get; init; }
+    /// <summary>Extra trust anchors (PEM), added to the bundle's CA file for git, OpenSSL and .NET inside.</summary>
+    public List<string> CaFiles { get; } = [];
     public bool Help { get; init; }
     public IReadOnlyList<string> Command { get; init; } = [];
 
@@ -27,16 +30,20 @@ internal sealed record SandboxRunArguments
         Runs COMMAND in new user, mount, pid, ipc, uts, cgroup and network namespaces over a read-only
         root, with no capabilities, no_new_privs and a seccomp filter. The environment starts empty.
 
-          --rootfs DIR            directory to use as the read-only root
+          --rootfs DIR            directory to use as the read-only root (default: the embedded
+                                  bundle, with its environment, its tmpfs mounts and this
+                                  executable at /usr/bin/auto-review)
           --ro-bind SRC DST       bind SRC from the host at DST, read-only
           --bind SRC DST          bind SRC from the host at DST, writable
           --tmpfs DST             mount a fresh tmpfs at DST (mount points under it are created)
           --setenv VAR VALUE      set an environment variable (none is inherited)
-          --chdir DIR             working directory inside (default /)
+          --chdir DIR             working directory inside (default /work in the bundle, else /)
           --hostname NAME         hostname inside (default auto-review)
           --network none|host     none: own network namespace with loopback only (default);
                                   host: share the host's network
           --uid N, --gid N        ids inside (default 65532, the bundle's auto_review user)
+          --ca-file PEM           also trust these CA certificates inside (embedded bundle only;
+                                  repeatable): a private forge, a corporate TLS proxy
           --bare                  run COMMAND on the host WITHOUT isolation (prints a warning)
           -h, --help              show this help
 
@@ -104,6 +111,9 @@ internal sealed record SandboxRunArguments
                     break;
                 case "--gid":
                     result = result with { Gid = Id(arg, Operand(arg)) };
+                    break;
+                case "--ca-file":
+                    result.CaFiles.Add(Operand(arg));
                     break;
                 case "--bare":
                     result = result with { Bare = true };

@@ -158,8 +158,8 @@ public sealed record Diagnosis(string Cause, string Fix)
     private static Diagnosis? ExplainExec(int errno) => errno switch
     {
         Errno.ENOENT => new(
-            "the command does not exist inside the sandbox's root, or its ELF interpreter "
-            + "(e.g. /lib64/ld-linux-x86-64.so.2) or #! interpreter does not",
+            "the command, its ELF interpreter (e.g. /lib64/ld-linux-x86-64.so.2) or its #! interpreter "
+            + "does not exist inside the sandbox's root",
             "add the command and what it needs to the rootfs (`ldd` lists its loader and libraries), "
             + "or name it by its path inside the sandbox"),
         Errno.EACCES => new(

@@ -21,6 +21,8 @@ public sealed record ProbeExpectations
     /// <summary>A TCP port on 127.0.0.1 that must be reachable (host network) or not (own netns).</summary>
     public int? LoopbackPort { get; init; }
     public bool ExpectHostNetwork { get; init; }
+    /// <summary>An https:// URL that must be fetched successfully (the trust store inside works).</summary>
+    public string? FetchUrl { get; init; }
     /// <summary>Host files the launcher held open (without CLOEXEC): no fd inside may lead to them.</summary>
     public IReadOnlyList<string> LeakedPaths { get; init; } = [];
 }
@@ -119,7 +121,23 @@ public static unsafe class EscapeProbe
                 expect.ExpectHostNetwork ? "connected" : "ECONNREFUSED (own network namespace)",
                 connectErrno == 0 ? "connected" : Errno.Name(connectErrno)));
         }
+        if (expect.FetchUrl is { } url)
+            checks.Add(Fetch(url));
         return checks;
+    }
+
+    private static ProbeCheck Fetch(string url)
+    {
+        try
+        {
+            using var client = new System.Net.Http.HttpClient { Timeout = TimeSpan.FromSeconds(20) };
+            using var response = client.GetAsync(url).GetAwaiter().GetResult();
+            return new ProbeCheck($"https:{url}", response.IsSuccessStatusCode, "2xx", $"HTTP {(int)response.StatusCode}");
+        }
+        catch (Exception e) when (e is System.Net.Http.HttpRequestException or TaskCanceledException)
+        {
+            return new ProbeCheck($"https:{url}", false, "2xx", $"{e.Message} {e.InnerException?.Message}");
+        }
     }
 
     private static ProbeCheck Denied(string name, SyscallNumber nr, int expectedErrno, params long[] args)

@@ -1,0 +1,147 @@
+using System.Diagnostics;
+using AutoReview.TestInfrastructure;
+using Shouldly;
+using Xunit;
+
+namespace AutoReview.Bundle.Tests.Integration;
+
+/// <summary>The unpack cache under concurrency, crashes, corruption and updates (ADR 0008).</summary>
+[Trait("Category", "Bundle")]
+public sealed class CacheTests : IDisposable
+{
+    private readonly IsolatedCache _cache = new();
+
+    public void Dispose() => _cache.Dispose();
+
+    private string BundleDirectory => Path.Combine(_cache.Bundles, EmbeddedInfo.LayerDigest["sha256:".Length..]);
+
+    [SkippableFact]
+    public void FiftyConcurrentFirstRuns_AllSucceed_AndLeaveOneBundle()
+    {
+        Sandboxes.Require();
+        // All fifty processes are started before any is waited for, so they really race for the first unpack.
+        var processes = Enumerable.Range(0, 50)
+            .Select(_ => Commands.Start(AutoReviewBinary.Path, ["sandbox", "run", "--", "/usr/bin/git", "--version"], _cache.Environment))
+            .ToList();
+        var results = processes.Select(p => (Stdout: p.StandardOutput.ReadToEndAsync(), Stderr: p.StandardError.ReadToEndAsync(), Process: p)).ToList();
+        foreach (var (_, _, process) in results)
+            process.WaitForExit(120_000).ShouldBeTrue("a first run did not finish");
+
+        results.Where(r => r.Process.ExitCode != 0 || !r.Stdout.Result.StartsWith("git version"))
+            .Select(r => $"exit {r.Process.ExitCode}: {r.Stdout.Result} {r.Stderr.Result}").ShouldBeEmpty();
+        processes.ForEach(p => p.Dispose());
+        Directory.GetDirectories(_cache.Bundles).Select(Path.GetFileName).ShouldBe([Path.GetFileName(BundleDirectory)]);
+        _cache.Run("bundle", "verify").ExitCode.ShouldBe(0);
+    }
+
+    [Fact]
+    public void KilledDuringUnpack_TheNextRunRecovers_AndPruneRemovesTheLeftovers()
+    {
+        using Process unpacker = Commands.Start(AutoReviewBinary.Path, ["bundle", "path"], _cache.Environment);
+        var clock = Stopwatch.StartNew();
+        while (!Directory.Exists(_cache.Bundles) || !Directory.EnumerateDirectories(_cache.Bundles, ".unpack-*").Any())
+        {
+            unpacker.HasExited.ShouldBeFalse("the unpack finished before the test could kill it");
+            clock.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(30));
+            Thread.Sleep(1);
+        }
+        unpacker.Kill();
+        unpacker.WaitForExit();
+        Directory.Exists(BundleDirectory).ShouldBeFalse("a killed unpack must never leave a bundle in place");
+
+        CommandResult path = _cache.Run("bundle", "path");
+        path.ExitCode.ShouldBe(0, path.ToString());
+        path.Stdout.Trim().ShouldBe(Path.Combine(BundleDirectory, "rootfs"));
+        _cache.Run("bundle", "verify").ExitCode.ShouldBe(0);
+
+        _cache.Run("bundle", "prune").ExitCode.ShouldBe(0);
+        Directory.EnumerateDirectories(_cache.Bundles, ".unpack-*").ShouldBeEmpty();
+        Directory.Exists(BundleDirectory).ShouldBeTrue("prune keeps the current bundle");
+    }
+
+    [Fact]
+    public void TruncatedFileInTheCache_IsDetectedOnUse_AndRebuilt()
+    {
+        _cache.Run("bundle", "path").ExitCode.ShouldBe(0);
+        string git = Path.Combine(BundleDirectory, "rootfs", "usr", "bin", "git");
+        File.SetUnixFileMode(git, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        using (var file = new FileStream(git, FileMode.Open, FileAccess.Write)) file.SetLength(1000);
+
+        _cache.Run("bundle", "path").ExitCode.ShouldBe(0);
+        new FileInfo(git).Length.ShouldBeGreaterThan(1000);
+        _cache.Run("bundle", "verify").ExitCode.ShouldBe(0);
+    }
+
+    [Fact]
+    public void SameSizeTampering_IsCaughtByVerify_AndRebuilt()
+    {
+        _cache.Run("bundle", "path").ExitCode.ShouldBe(0);
+        string hosts = Path.Combine(BundleDirectory, "rootfs", "etc", "hosts");
+        File.SetUnixFileMode(hosts, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        byte[] bytes = File.ReadAllBytes(hosts);
+        bytes[0] ^= 0x20;
+        File.WriteAllBytes(hosts, bytes);
+
+        CommandResult verify = _cache.Run("bundle", "verify");
+        verify.ExitCode.ShouldBe(1, verify.ToString());
+        verify.Stderr.ShouldContain("/etc/hosts");
+        verify.Stderr.ShouldContain("rebuilt");
+        _cache.Run("bundle", "verify").ExitCode.ShouldBe(0);
+        File.ReadAllText(hosts).ShouldStartWith("127.0.0.1");
+    }
+
+    [SkippableFact]
+    public void Prune_KeepsAnotherVersionWhileASandboxUsesIt_AndRemovesItAfterwards()
+    {
+        Sandboxes.Require();
+        using var work = new TemporaryDirectory("ar-other-version-");
+        string other = OtherVersion(work);
+        CommandResult otherInfo = Commands.Run(other, ["bundle", "info", "--json"]);
+        otherInfo.Stdout.ShouldNotContain(EmbeddedInfo.LayerDigest);
+
+        // `git hash-object --stdin` waits on stdin: the other version's sandbox runs until stdin closes.
+        using Process running = Commands.Start(other, ["sandbox", "run", "--", "/usr/bin/git", "hash-object", "--stdin"], _cache.Environment);
+        var clock = Stopwatch.StartNew();
+        while (!_cache.Run("bundle", "list").Stdout.Contains("in use"))
+        {
+            clock.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(30), "the other version's sandbox did not start");
+            Thread.Sleep(50);
+        }
+
+        CommandResult pruneWhileUsed = _cache.Run("bundle", "prune");
+        pruneWhileUsed.Stdout.ShouldContain("in use by a running sandbox");
+        Directory.GetDirectories(_cache.Bundles).Length.ShouldBe(1);
+
+        running.StandardInput.Close();
+        running.WaitForExit(30_000).ShouldBeTrue();
+        CommandResult pruneAfter = _cache.Run("bundle", "prune");
+        pruneAfter.Stdout.ShouldContain("removed");
+        Directory.GetDirectories(_cache.Bundles).ShouldBeEmpty("the current version was never unpacked here, and the other one is gone");
+    }
+
+    [SkippableFact]
+    public void UnwritableCacheDirectory_GivesAClearError_AndWritesNothing()
+    {
+        Skip.If(Environment.UserName == "root" || Tmds.Linux.LibC.geteuid() == 0, "root ignores directory permissions; CI runs this as an unprivileged user");
+        Directory.CreateDirectory(_cache.Bundles);
+        File.SetUnixFileMode(_cache.Bundles, UnixFileMode.UserRead | UnixFileMode.UserExecute);
+
+        CommandResult result = _cache.Run("bundle", "path");
+        result.ExitCode.ShouldBe(125, result.ToString());
+        result.Stderr.ShouldContain(_cache.Bundles);
+        result.Stderr.ShouldContain("AUTO_REVIEW_CACHE_DIR");
+        result.Stderr.ShouldNotContain("   at ");
+        Directory.EnumerateFileSystemEntries(_cache.Bundles).ShouldBeEmpty();
+    }
+
+    /// <summary>A copy of auto-review whose payload was rebuilt with another timestamp: another layer digest.</summary>
+    private static string OtherVersion(TemporaryDirectory work)
+    {
+        string copy = work.Combine("auto-review");
+        File.Copy(AutoReviewBinary.Path, copy);
+        CommandResult build = Commands.Run(copy, ["bundle", "build", "--spec", Path.Combine(Tools.RepositoryRoot, "src", "Bundle", "rootfs-spec.json"),
+            "--source-date-epoch", "1000000000", "--layer-out", work.Combine("layer.tar.gz"), "--embed-into", copy]);
+        build.ExitCode.ShouldBe(0, build.ToString());
+        return copy;
+    }
+}
