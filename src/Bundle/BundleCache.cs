@@ -117,16 +117,11 @@ public sealed class BundleCache(string root)
             System.IO.Directory.Move(temporary, directory);
             FileInterop.SyncDirectory(BundlesDirectory);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or BundleException)
         {
             DeleteQuietly(temporary);
             throw new BundleException($"cannot unpack the bundle into {BundlesDirectory}: {e.Message} " +
-                                      "(is the disk full or the directory read-only? set AUTO_REVIEW_CACHE_DIR to another place)", e);
-        }
-        catch
-        {
-            DeleteQuietly(temporary);
-            throw;
+                                      "(if the disk is full or the directory read-only, set AUTO_REVIEW_CACHE_DIR to another place)", e);
         }
     }
 

@@ -8,6 +8,8 @@ internal static class ExitCodes
     public const int Findings = 1;
     /// <summary>The command line was wrong.</summary>
     public const int Usage = 2;
+    /// <summary>Any other failure (a file that cannot be read or written), reported in one line.</summary>
+    public const int Error = 3;
     /// <summary>The sandbox could not be set up (as podman/docker use 125).</summary>
     public const int SandboxFailed = 125;
     /// <summary>The command was found but could not be executed.</summary>

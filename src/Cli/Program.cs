@@ -1,6 +1,7 @@
 using AutoReview.Cli;
 using System.Diagnostics.CodeAnalysis;
 using AutoReview.Bundle;
+using AutoReview.Sandbox;
 using CommandLine;
 
 return await Cli.MainAsync(args);
@@ -19,6 +20,16 @@ namespace AutoReview.Cli
             {
                 Console.Error.WriteLine($"auto-review: {e.Message} (see --help)");
                 return Task.FromResult(ExitCodes.Usage);
+            }
+            catch (Exception e) when (e is BundleException or SandboxException)
+            {
+                Console.Error.WriteLine($"auto-review: {e.Message}");
+                return Task.FromResult(ExitCodes.SandboxFailed);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"auto-review: {e.Message}");
+                return Task.FromResult(ExitCodes.Error);
             }
         }
 

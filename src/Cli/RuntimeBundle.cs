@@ -22,6 +22,9 @@ internal static class RuntimeBundle
         Directory.CreateDirectory(rootfs);
         using (Stream layer = payload.OpenLayer())
             LayerExtractor.Extract(layer, rootfs, new ExtractOptions { ExpectedDigest = payload.Manifest.LayerDigest });
+        // An export belongs to the user, who must be able to delete it: directories get u+w back (the files stay
+        // read-only, as a runtime mounts the root read-only anyway). Only the cache keeps read-only directories.
+        LayerExtractor.MakeWritable(rootfs);
         using var file = new FileStream(Path.Combine(directory, "config.json"), FileMode.CreateNew, FileAccess.Write);
         WriteConfig(file, payload.Manifest.Spec, EmbeddedBundle.Executable, LinuxHostView.Instance.Uid, LinuxHostView.Instance.Gid);
     }

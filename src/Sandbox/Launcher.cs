@@ -70,6 +70,17 @@ public static class Launcher
             var marshalled = new MarshalledProgram(program);
             nint block = (nint)marshalled.Block;
 
+            // Handlers go in before the clone: a signal that arrives while the child starts must be forwarded
+            // once the pidfd exists, not kill the launcher (and, through the death signal, the sandbox).
+            var forwarding = new SignalForwarding();
+            List<PosixSignalRegistration> registrations = !forwardSignals ? [] : ForwardedSignals
+                .Select(sig => PosixSignalRegistration.Create((PosixSignal)sig, ctx =>
+                {
+                    ctx.Cancel = true;
+                    forwarding.Forward(sig);
+                }))
+                .ToList();
+
             // The child's PR_SET_PDEATHSIG fires when the thread that cloned it exits, so that thread lives
             // exactly as long as the sandbox: it clones, then blocks in waitid until init is gone.
             var launcherThread = new Thread(() =>
@@ -89,17 +100,12 @@ public static class Launcher
 
             if (pid < 0)
             {
+                registrations.ForEach(r => r.Dispose());
                 launcherThread.Join();
                 return new Outcome(program, SetupStep.CreateNamespaces, $"clone(0x{program.CloneFlags:x})", (int)-pid, null, default);
             }
+            forwarding.Attach(pidfd);
 
-            List<PosixSignalRegistration> registrations = !forwardSignals ? [] : ForwardedSignals
-                .Select(sig => PosixSignalRegistration.Create((PosixSignal)sig, ctx =>
-                {
-                    ctx.Cancel = true;
-                    ProcessInterop.SignalPidfd(pidfd, sig);
-                }))
-                .ToList();
             try
             {
                 (int failedOp, int errno, int? waitStatus) = ReadReports(readFd);
@@ -115,6 +121,7 @@ public static class Launcher
             finally
             {
                 registrations.ForEach(r => r.Dispose());
+                forwarding.Detach();
                 FileInterop.Close(pidfd);
             }
         }
@@ -122,6 +129,39 @@ public static class Launcher
         {
             FileInterop.Close(readFd);
             if (writeFd >= 0) FileInterop.Close(writeFd);
+        }
+    }
+
+    /// <summary>Signals for the sandbox: held until its pidfd exists, then sent to its init, which forwards them.</summary>
+    private sealed class SignalForwarding
+    {
+        private readonly Lock _lock = new();
+        private readonly List<int> _pending = [];
+        private int _pidfd = -1;
+
+        public void Forward(int signal)
+        {
+            lock (_lock)
+            {
+                if (_pidfd < 0) _pending.Add(signal);
+                else ProcessInterop.SignalPidfd(_pidfd, signal);
+            }
+        }
+
+        public void Attach(int pidfd)
+        {
+            lock (_lock)
+            {
+                _pidfd = pidfd;
+                _pending.ForEach(signal => ProcessInterop.SignalPidfd(pidfd, signal));
+                _pending.Clear();
+            }
+        }
+
+        /// <summary>Before the pidfd is closed: a late handler must not signal a reused descriptor.</summary>
+        public void Detach()
+        {
+            lock (_lock) _pidfd = int.MinValue;
         }
     }
 

@@ -134,6 +134,23 @@ public sealed class CacheTests : IDisposable
         Directory.EnumerateFileSystemEntries(_cache.Bundles).ShouldBeEmpty();
     }
 
+    [SkippableFact]
+    public void FullDisk_GivesAClearError_AndLeavesNothingHalfWritten()
+    {
+        Skip.If(!File.Exists("/usr/bin/unshare"), "/usr/bin/unshare not installed (util-linux)");
+        // A 2 MiB tmpfs, mounted in a mount namespace of its own, is the cache: the unpack cannot fit.
+        // Only that namespace sees the tmpfs, so the listing of what is left happens inside it too.
+        string script = $"mount -t tmpfs -o size=2m none '{_cache.Root}' && \"$0\" bundle path; echo \"exit=$?\"; ls -A '{_cache.Bundles}'";
+        CommandResult result = Commands.Run("/usr/bin/unshare", ["--user", "--map-root-user", "--mount", "/bin/sh", "-c", script, AutoReviewBinary.Path],
+            environment: _cache.Environment);
+        result.Stdout.ShouldContain("exit=125", customMessage: result.ToString());
+        result.Stderr.ShouldContain("No space left on device");
+        result.Stderr.ShouldContain("AUTO_REVIEW_CACHE_DIR");
+        result.Stderr.ShouldNotContain("   at ");
+        string[] left = result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).SkipWhile(l => !l.StartsWith("exit=")).Skip(1).ToArray();
+        left.ShouldBe([$"{EmbeddedInfo.LayerDigest["sha256:".Length..]}.lock"], "only the lock file may remain: no bundle, no temporary directory");
+    }
+
     /// <summary>A copy of auto-review whose payload was rebuilt with another timestamp: another layer digest.</summary>
     private static string OtherVersion(TemporaryDirectory work)
     {

@@ -107,5 +107,29 @@ public sealed class ReproducibilityAndExportTests : IDisposable
         File.Exists(Path.Combine(bundle, "rootfs", "usr", "bin", "git")).ShouldBeTrue();
     }
 
+    [Theory]
+    [InlineData("--oci-layout")]
+    [InlineData("--runtime-bundle")]
+    public void ExportIntoANonEmptyDirectory_IsRefusedWithItsPath_AndNoStackTrace(string option)
+    {
+        string target = _work.Combine("occupied");
+        Directory.CreateDirectory(target);
+        File.WriteAllText(Path.Combine(target, "keep.txt"), "precious");
+
+        CommandResult result = Commands.AutoReview("bundle", "export", option, target);
+        result.ExitCode.ShouldBe(125, result.ToString());
+        result.Stderr.ShouldContain(target);
+        result.Stderr.ShouldNotContain("   at ");
+        Directory.EnumerateFileSystemEntries(target).Select(Path.GetFileName).ShouldBe(["keep.txt"]);
+        File.ReadAllText(Path.Combine(target, "keep.txt")).ShouldBe("precious");
+    }
+
+    [Fact]
+    public void ExportWithBothOrNeitherTarget_IsAUsageError()
+    {
+        Commands.AutoReview("bundle", "export").ExitCode.ShouldBe(2);
+        Commands.AutoReview("bundle", "export", "--oci-layout", _work.Combine("a"), "--runtime-bundle", _work.Combine("b")).ExitCode.ShouldBe(2);
+    }
+
     private static string Blob(string layout, string digest) => Path.Combine(layout, "blobs", "sha256", digest["sha256:".Length..]);
 }
