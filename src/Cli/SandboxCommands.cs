@@ -37,11 +37,6 @@ internal static class SandboxCommands
                 : e.Errno == Errno.ENOENT ? ExitCodes.NotFound
                 : ExitCodes.CannotExecute;
         }
-        catch (Exception e) when (e is SandboxException or BundleException)
-        {
-            Console.Error.WriteLine($"auto-review: {e.Message}");
-            return ExitCodes.SandboxFailed;
-        }
         finally
         {
             if (trustFile is not null) File.Delete(trustFile);
@@ -108,9 +103,17 @@ internal static class SandboxCommands
         foreach (string arg in args.Command.Skip(1)) start.ArgumentList.Add(arg);
         start.Environment.Clear();
         foreach ((string key, string value) in args.Environment) start.Environment[key] = value;
-        using Process process = Process.Start(start)!;
-        process.WaitForExit();
-        return process.ExitCode;
+        try
+        {
+            using Process process = Process.Start(start)!;
+            process.WaitForExit();
+            return process.ExitCode;
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            Console.Error.WriteLine($"auto-review: cannot run {args.Command[0]}: {e.Message}");
+            return ExitCodes.NotFound;
+        }
     }
 
     public static int Probe(ProbeOptions options)

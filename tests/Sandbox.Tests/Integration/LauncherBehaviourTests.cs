@@ -176,6 +176,15 @@ public sealed class LauncherBehaviourTests : IDisposable
         result.Stderr.ShouldContain("without any isolation");
     }
 
+    [Fact]
+    public void Bare_WithAMissingCommand_Exits127_WithoutAStackTrace()
+    {
+        CommandResult result = Commands.AutoReview("sandbox", "run", "--bare", "--", "/no/such/command");
+        result.ExitCode.ShouldBe(127);
+        result.Stderr.ShouldContain("/no/such/command");
+        result.Stderr.ShouldNotContain("   at ");
+    }
+
     [Theory]
     [InlineData("--help")]
     [InlineData("doctor", "--help")]
