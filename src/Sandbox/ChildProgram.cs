@@ -32,6 +32,15 @@ public abstract record OpArg
         public override string ToString() => $"[{string.Join(", ", Value.Select(v => $"\"{v}\""))}]";
     }
 
+    /// <summary>
+    /// A struct msghdr that sends <paramref name="Payload"/> with one SCM_RIGHTS control message carrying
+    /// <paramref name="Fd"/> (a fixed fd number, since the child cannot patch memory at run time).
+    /// </summary>
+    public sealed record FdPassingMessage(int Fd, byte[] Payload) : OpArg
+    {
+        public override string ToString() => $"<msghdr: fd {Fd}, {Payload.Length} bytes>";
+    }
+
     /// <summary>A struct sock_fprog pointing at the given BPF program bytes.</summary>
     public sealed record FilterProgram(byte[] Instructions) : OpArg
     {

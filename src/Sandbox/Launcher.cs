@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using AutoReview.Sandbox.Diagnostics;
 using AutoReview.Sandbox.Interop;
@@ -28,11 +29,45 @@ public static class Launcher
     private static readonly int[] ForwardedSignals =
         [LinuxConstants.SIGHUP, LinuxConstants.SIGINT, LinuxConstants.SIGQUIT, LinuxConstants.SIGTERM, 28 /* SIGWINCH */];
 
-    public static SandboxExit Run(SandboxSpec spec, IHostView? host = null)
+    /// <param name="onListening">
+    /// Called, before the payload runs, with the sockets listening at 127.0.0.1 inside the sandbox's network
+    /// namespace (<see cref="SandboxSpec.LoopbackListeners"/>), keyed by port. The caller serves and disposes them.
+    /// </param>
+    public static SandboxExit Run(SandboxSpec spec, IHostView? host = null, Action<IReadOnlyDictionary<int, Socket>>? onListening = null)
     {
         if (spec.Command.Count == 0 || string.IsNullOrEmpty(spec.Command[0]))
             throw new SandboxException("no command given to run in the sandbox");
-        Outcome outcome = Execute(writeFd => SetupPlan.Build(spec, host ?? LinuxHostView.Instance, writeFd), forwardSignals: true);
+        if (spec.LoopbackListeners.Count > 0 && onListening is null)
+            throw new ArgumentException("loopback listeners need an onListening callback to serve them", nameof(onListening));
+        Outcome outcome;
+        if (spec.LoopbackListeners.Count == 0)
+            outcome = Execute(writeFd => SetupPlan.Build(spec, host ?? LinuxHostView.Instance, writeFd), forwardSignals: true);
+        else
+        {
+            (int parentEnd, int childEnd) = SocketInterop.CreateListenerChannel();
+            try
+            {
+                outcome = Execute(writeFd => SetupPlan.Build(spec, host ?? LinuxHostView.Instance, writeFd, childEnd), forwardSignals: true,
+                    afterSpawn: () =>
+                    {
+                        // Only the child keeps the other end now, so a child that fails early gives end of file.
+                        FileInterop.Close(childEnd);
+                        childEnd = -1;
+                        var listeners = new Dictionary<int, Socket>();
+                        while (listeners.Count < spec.LoopbackListeners.Count && SocketInterop.ReceiveListener(parentEnd) is { } received)
+                            listeners[received.Port] = received.Socket;
+                        if (listeners.Count == spec.LoopbackListeners.Count)
+                            onListening!(listeners);
+                        else
+                            listeners.Values.ToList().ForEach(socket => socket.Dispose());
+                    });
+            }
+            finally
+            {
+                FileInterop.Close(parentEnd);
+                if (childEnd >= 0) FileInterop.Close(childEnd);
+            }
+        }
         outcome.ThrowIfFailed();
         if (outcome.WaitStatus is { } status)
             return SandboxExit.FromWaitStatus(status);
@@ -56,7 +91,7 @@ public static class Launcher
     /// Clones a child running the program that <paramref name="build"/> makes for the status pipe's write
     /// end, waits for it, and collects its reports. Also used by the doctor for its one-step programs.
     /// </summary>
-    internal static unsafe Outcome Execute(Func<int, ChildProgram> build, bool forwardSignals)
+    internal static unsafe Outcome Execute(Func<int, ChildProgram> build, bool forwardSignals, Action? afterSpawn = null)
     {
         (int readFd, int writeFd) = FileInterop.CreateStatusPipe();
         try
@@ -108,6 +143,7 @@ public static class Launcher
 
             try
             {
+                afterSpawn?.Invoke();
                 (int failedOp, int errno, int? waitStatus) = ReadReports(readFd);
                 launcherThread.Join();
                 if (waitError is not null) throw waitError;

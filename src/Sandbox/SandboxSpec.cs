@@ -47,6 +47,14 @@ public sealed record SandboxSpec
     public string Hostname { get; init; } = "auto-review";
     public NetworkMode Network { get; init; } = NetworkMode.None;
 
+    /// <summary>
+    /// TCP ports on which the sandbox's init listens at 127.0.0.1 inside the sandbox's own network namespace,
+    /// handing each listening socket out to the launcher (<see cref="Launcher.Run"/>'s onListening). So the
+    /// launcher serves, say, an egress proxy that the sandbox reaches on its loopback, while the sandbox has no
+    /// route anywhere else. Requires <see cref="NetworkMode.None"/>.
+    /// </summary>
+    public IReadOnlyList<int> LoopbackListeners { get; init; } = [];
+
     /// <summary>The uid inside; the invoking user maps onto it. 65532 is the bundle's auto_review user.</summary>
     public uint Uid { get; init; } = 65532;
 

@@ -17,14 +17,26 @@ public static class SetupPlan
 
     private const string DefaultPath = "/usr/local/bin:/usr/bin:/bin";
 
-    public static ChildProgram Build(SandboxSpec spec, IHostView host, int statusWriteFd)
+    public static ChildProgram Build(SandboxSpec spec, IHostView host, int statusWriteFd, int listenerControlFd = -1)
     {
+        if (spec.LoopbackListeners.Count > 0 && spec.Network != NetworkMode.None)
+            throw new SandboxException("loopback listeners carried out of the sandbox need --network none (its own network namespace)");
+        if (spec.LoopbackListeners.Any(p => p is < 1 or > 65535) || spec.LoopbackListeners.Distinct().Count() != spec.LoopbackListeners.Count)
+            throw new SandboxException($"loopback listener ports must be distinct and within 1-65535: {string.Join(", ", spec.LoopbackListeners)}");
+        if ((spec.LoopbackListeners.Count > 0) != (listenerControlFd >= 0))
+            throw new ArgumentException("a listener control fd is needed exactly when loopback listeners are asked for", nameof(listenerControlFd));
         var b = new Builder(spec, host);
-        b.PrepareChild(statusWriteFd);
+        b.Ops.AddRange(ChildOps.PrepareChild(statusWriteFd, listenerControlFd));
         b.MapIds();
         b.BuildRoot();
         if (spec.Network == NetworkMode.None)
             b.LoopbackUp();
+        if (spec.LoopbackListeners.Count > 0)
+        {
+            foreach (int port in spec.LoopbackListeners)
+                b.Ops.AddRange(ChildOps.CarryOutListener(port));
+            b.Add(SetupStep.LoopbackUp, "close the listener channel", SyscallNumber.Close, ChildOps.ListenerControlFd);
+        }
         b.PivotRoot();
         b.Add(SetupStep.SetHostname, spec.Hostname, SyscallNumber.Sethostname, spec.Hostname, Encoding.UTF8.GetByteCount(spec.Hostname));
         b.Ops.Add(new ChildOp(SetupStep.SpawnPayload, "init vforks the payload", ChildOp.SpawnPayload, []));
@@ -66,8 +78,6 @@ public static class SetupPlan
 
         private void Add(SetupStep step, string detail, OpFlags flags, SyscallNumber nr, params OpArg[] args) =>
             Ops.Add(ChildOps.Op(step, detail, flags, nr, args));
-
-        public void PrepareChild(int statusWriteFd) => Ops.AddRange(ChildOps.PrepareChild(statusWriteFd));
 
         public void MapIds() => Ops.AddRange(ChildOps.MapIds(spec.Uid, host.Uid, spec.Gid, host.Gid));
 

@@ -71,7 +71,8 @@ internal static class LinuxConstants
     public const int SECCOMP_SET_MODE_FILTER = 1;
 
     // network: loopback up through SIOCSIFFLAGS on an AF_INET datagram socket
-    public const int AF_INET = 2, SOCK_DGRAM = 2, SOCK_CLOEXEC = 0x80000;
+    public const int AF_UNIX = 1, AF_INET = 2, SOCK_STREAM = 1, SOCK_DGRAM = 2, SOCK_SEQPACKET = 5, SOCK_CLOEXEC = 0x80000;
+    public const int SOL_SOCKET = 1, SCM_RIGHTS = 1, MSG_CMSG_CLOEXEC = 0x40000000;
     public const ulong SIOCSIFFLAGS = 0x8914;
     public const short IFF_UP = 0x1, IFF_LOOPBACK = 0x8, IFF_RUNNING = 0x40;
 

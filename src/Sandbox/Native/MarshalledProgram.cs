@@ -108,6 +108,7 @@ internal sealed unsafe class MarshalledProgram : IDisposable
         OpArg.Bytes b => (long)Buffer(b.Value),
         OpArg.StrArray a => (long)StringArray(a.Value),
         OpArg.FilterProgram f => (long)SockFprog(f.Instructions),
+        OpArg.FdPassingMessage m => (long)FdPassingMessage(m.Fd, m.Payload),
         _ => throw new ArgumentOutOfRangeException(nameof(arg), arg, "unknown op argument kind"),
     };
 
@@ -118,6 +119,7 @@ internal sealed unsafe class MarshalledProgram : IDisposable
         OpArg.Bytes b => Aligned(b.Value.Length),
         OpArg.StrArray a => Aligned(8 * (a.Value.Count + 1)) + a.Value.Sum(v => Aligned(Encoding.UTF8.GetByteCount(v) + 1)),
         OpArg.FilterProgram f => Aligned(16) + Aligned(f.Instructions.Length),
+        OpArg.FdPassingMessage m => Aligned(MsgHdrSize) + Aligned(16) + Aligned(CmsgSpaceOneFd) + Aligned(m.Payload.Length),
         _ => throw new ArgumentOutOfRangeException(nameof(arg), arg, "unknown op argument kind"),
     };
 
@@ -151,6 +153,30 @@ internal sealed unsafe class MarshalledProgram : IDisposable
         for (int i = 0; i < values.Count; i++)
             pointers[i] = (nint)CString(values[i]);
         return (byte*)pointers;
+    }
+
+    private const int MsgHdrSize = 56;
+    private const int CmsgSpaceOneFd = 24; // CMSG_SPACE(sizeof(int)) on x86-64
+
+    private byte* FdPassingMessage(int fd, byte[] payload)
+    {
+        // struct msghdr { name, namelen, iov, iovlen, control, controllen, flags } (56 bytes on x86-64),
+        // struct iovec { base, len }, struct cmsghdr { u64 len; int level; int type; } followed by the fd.
+        byte* data = Buffer(payload);
+        byte* iov = Allocate(16);
+        *(nint*)iov = (nint)data;
+        *(long*)(iov + 8) = payload.Length;
+        byte* control = Allocate(CmsgSpaceOneFd);
+        *(long*)control = 16 + sizeof(int);
+        *(int*)(control + 8) = Interop.LinuxConstants.SOL_SOCKET;
+        *(int*)(control + 12) = Interop.LinuxConstants.SCM_RIGHTS;
+        *(int*)(control + 16) = fd;
+        byte* msghdr = Allocate(MsgHdrSize);
+        *(nint*)(msghdr + 16) = (nint)iov;
+        *(long*)(msghdr + 24) = 1;
+        *(nint*)(msghdr + 32) = (nint)control;
+        *(long*)(msghdr + 40) = CmsgSpaceOneFd;
+        return msghdr;
     }
 
     private byte* SockFprog(byte[] instructions)
