@@ -13,15 +13,24 @@ internal static unsafe class FileInterop
         int* fds = stackalloc int[2];
         if (LibC.pipe2(fds, LinuxConstants.O_CLOEXEC) != 0)
             throw new SyscallException("pipe2", Marshal.GetLastPInvokeError());
-        int high = LibC.fcntl(fds[1], LinuxConstants.F_DUPFD_CLOEXEC, 10);
+        return (fds[0], MoveToTenOrAbove(fds[1], alsoCloseOnFailure: fds[0]));
+    }
+
+    /// <summary>
+    /// Moves an fd meant for the child to 10 or above (CLOEXEC), closing the original: the child dup3s it onto a
+    /// small fixed number, and dup3 onto itself would fail.
+    /// </summary>
+    public static int MoveToTenOrAbove(int fd, int alsoCloseOnFailure)
+    {
+        int high = LibC.fcntl(fd, LinuxConstants.F_DUPFD_CLOEXEC, 10);
         int errno = Marshal.GetLastPInvokeError();
-        LibC.close(fds[1]);
+        LibC.close(fd);
         if (high < 0)
         {
-            LibC.close(fds[0]);
+            LibC.close(alsoCloseOnFailure);
             throw new SyscallException("fcntl(F_DUPFD_CLOEXEC)", errno);
         }
-        return (fds[0], high);
+        return high;
     }
 
     /// <summary>Reads exactly <paramref name="buffer"/>.Length bytes, or fewer only at end of file.</summary>

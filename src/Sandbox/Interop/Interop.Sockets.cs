@@ -18,15 +18,7 @@ internal static unsafe partial class SocketInterop
         int* fds = stackalloc int[2];
         if (socketpair(LinuxConstants.AF_UNIX, LinuxConstants.SOCK_SEQPACKET | LinuxConstants.SOCK_CLOEXEC, 0, fds) != 0)
             throw new SyscallException("socketpair", Marshal.GetLastPInvokeError());
-        int high = Tmds.Linux.LibC.fcntl(fds[1], LinuxConstants.F_DUPFD_CLOEXEC, 10);
-        int errno = Marshal.GetLastPInvokeError();
-        Tmds.Linux.LibC.close(fds[1]);
-        if (high < 0)
-        {
-            Tmds.Linux.LibC.close(fds[0]);
-            throw new SyscallException("fcntl(F_DUPFD_CLOEXEC)", errno);
-        }
-        return (fds[0], high);
+        return (fds[0], FileInterop.MoveToTenOrAbove(fds[1], alsoCloseOnFailure: fds[0]));
     }
 
     /// <summary>
