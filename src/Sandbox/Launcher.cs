@@ -97,7 +97,8 @@ public static class Launcher
         try
         {
             ChildProgram program = build(writeFd);
-            var spawned = new ManualResetEventSlim();
+            // No spinning: the clone takes long enough that spinning only burns the CPU the child needs.
+            var spawned = new ManualResetEventSlim(initialState: false, spinCount: 0);
             long pid = 0;
             int pidfd = -1;
             ProcessInterop.ChildExit initExit = default;
