@@ -25,7 +25,7 @@ public static class RootfsBuilder
         }
 
         foreach (string executable in spec.Executables)
-            Add(new LayerEntry(Relative(executable), EntryKind.File, ExecutableMode, SourcePath: HostPath(sysroot, executable)));
+            Add(new LayerEntry(Relative(executable), EntryKind.File, ExecutableMode, SourcePath: RealPath(sysroot, executable)));
 
         LibraryClosure closure = LibraryResolver.Resolve(spec.Executables, spec.DlopenLibraries.Select(l => l.Soname), sysroot);
         if (closure.Interpreter is { } interpreter)
@@ -119,31 +119,18 @@ public static class RootfsBuilder
             ? rootfsPath[1..]
             : throw new BundleException($"rootfs spec: `{rootfsPath}` must be an absolute path inside the rootfs");
 
-    private static string HostPath(string sysroot, string rootfsPath) => Path.Join(sysroot, rootfsPath);
+    private static string HostPath(string sysroot, string rootfsPath) => SysrootPath.Host(sysroot, rootfsPath);
 
-    /// <summary>The file behind a path in the sysroot, following symlinks (inside the sysroot).</summary>
-    private static string RealPath(string sysroot, string rootfsPath)
-    {
-        string host = HostPath(sysroot, rootfsPath);
-        var info = new FileInfo(host);
-        FileSystemInfo? target = info.LinkTarget is null ? info : info.ResolveLinkTarget(returnFinalTarget: true);
-        if (target is null || !target.Exists)
-            throw new BundleException($"rootfs spec: {host} does not exist on the build host (install the package that provides it)");
-        return target.FullName;
-    }
+    /// <summary>
+    /// The file behind a path, following symlinks inside the sysroot (as the library resolver does), so an
+    /// absolute link in a Nix or chroot sysroot never escapes to the build host's files.
+    /// </summary>
+    private static string RealPath(string sysroot, string rootfsPath) =>
+        HostPath(sysroot, SysrootPath.Resolve(sysroot, rootfsPath)
+                          ?? throw new BundleException($"rootfs spec: {HostPath(sysroot, rootfsPath)} does not exist on the build host (install the package that provides it)"));
 
     /// <summary>/lib/x86_64-linux-gnu → /usr/lib/x86_64-linux-gnu on a merged-/usr host: one copy, one place.</summary>
-    private static string CanonicalDirectory(string sysroot, string rootfsDirectory)
-    {
-        string current = "";
-        foreach (string part in rootfsDirectory.Split('/', StringSplitOptions.RemoveEmptyEntries))
-        {
-            string candidate = $"{current}/{part}";
-            var info = new DirectoryInfo(HostPath(sysroot, candidate));
-            if (info.LinkTarget is { } target)
-                candidate = target.StartsWith('/') ? target.TrimEnd('/') : Path.GetFullPath(Path.Join(current.Length == 0 ? "/" : current, target)).TrimEnd('/');
-            current = candidate;
-        }
-        return current;
-    }
+    private static string CanonicalDirectory(string sysroot, string rootfsDirectory) =>
+        SysrootPath.Resolve(sysroot, rootfsDirectory)
+        ?? throw new BundleException($"rootfs spec: the library directory {rootfsDirectory} does not exist in {sysroot}");
 }
