@@ -95,6 +95,24 @@ public sealed class BundleCache(string root)
         }
     }
 
+    /// <summary>
+    /// `bundle verify`: the full check under the exclusive lock (so it waits for running sandboxes and never
+    /// replaces a bundle one of them uses), and a rebuild from the payload if anything differs.
+    /// Returns what the check found, and whether the rebuilt bundle then passed the full check.
+    /// </summary>
+    public (VerifyResult Found, bool Rebuilt) VerifyAndRepair(EmbeddedPayload payload)
+    {
+        string digest = payload.Manifest.DigestHex;
+        string directory = DirectoryFor(digest);
+        using SafeFileHandle lockHandle = OpenLock(digest);
+        FileInterop.Lock(lockHandle, exclusive: true, LockPath(digest));
+        VerifyResult found = FullCheck(directory, payload.Manifest);
+        if (found.State == CacheState.Ready)
+            return (found, false);
+        Unpack(payload, directory, progress: null);
+        return (found, FullCheck(directory, payload.Manifest).State == CacheState.Ready);
+    }
+
     private void Unpack(EmbeddedPayload payload, string directory, Action<string>? progress)
     {
         BundleManifest manifest = payload.Manifest;

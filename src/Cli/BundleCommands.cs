@@ -101,19 +101,7 @@ internal static class BundleCommands
         EmbeddedPayload payload = EmbeddedBundle.Payload();
         BundleCache cache = EmbeddedBundle.Cache();
         string directory = cache.DirectoryFor(payload.Manifest.DigestHex);
-        VerifyResult result = cache.FullCheck(directory, payload.Manifest);
-        bool repaired = false;
-        if (result.State != CacheState.Ready)
-        {
-            // A broken cache is never used: delete it and unpack again from the embedded payload.
-            if (result.State == CacheState.Broken)
-            {
-                LayerExtractor.MakeWritable(directory);
-                Directory.Delete(directory, recursive: true);
-            }
-            using BundleLease lease = cache.Acquire(payload);
-            repaired = cache.FullCheck(lease.Directory, payload.Manifest).State == CacheState.Ready;
-        }
+        (VerifyResult result, bool repaired) = cache.VerifyAndRepair(payload);
         if (options.Json)
         {
             using Utf8JsonWriter json = Json();

@@ -90,6 +90,26 @@ public sealed class CacheTests : IDisposable
     }
 
     [SkippableFact]
+    public void Verify_WaitsForASandboxUsingTheBundle_ItNeverRebuildsUnderOne()
+    {
+        Sandboxes.Require();
+        using Process running = Commands.Start(AutoReviewBinary.Path, ["sandbox", "run", "--", "/usr/bin/git", "hash-object", "--stdin"], _cache.Environment);
+        var clock = Stopwatch.StartNew();
+        while (!_cache.Run("bundle", "list").Stdout.Contains("in use"))
+        {
+            clock.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(30), "the sandbox did not start");
+            Thread.Sleep(50);
+        }
+
+        using Process verify = Commands.Start(AutoReviewBinary.Path, ["bundle", "verify"], _cache.Environment);
+        verify.WaitForExit(1500).ShouldBeFalse("verify must wait for the exclusive lock while a sandbox holds the bundle");
+        running.StandardInput.Close();
+        running.WaitForExit(30_000).ShouldBeTrue();
+        verify.WaitForExit(30_000).ShouldBeTrue("verify did not go on once the sandbox ended");
+        verify.ExitCode.ShouldBe(0, verify.StandardError.ReadToEnd());
+    }
+
+    [SkippableFact]
     public void Prune_KeepsAnotherVersionWhileASandboxUsesIt_AndRemovesItAfterwards()
     {
         Sandboxes.Require();
