@@ -91,11 +91,16 @@ public sealed class GitHttpsServerTests : IAsyncLifetime
         server.Requests.ShouldAllBe(r => r.HttpProtocol == seenByServer);
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData("HTTP/1.1")]
     [InlineData("HTTP/2")]
     public async Task LargePush_StreamedWithoutContentLength_ReachesTheRepository(string gitHttpVersion)
     {
+        // libcurl before 8.2 can stall on the last part of an HTTP/2 request body (curl PR #11342): about one push
+        // in eight hung here until the timeout with Debian 12's 7.88. The client is at fault, and the product never
+        // uploads; clones over HTTP/2 are tested above.
+        Skip.If(gitHttpVersion == "HTTP/2" && SystemLibcurlVersion() is { } libcurl && libcurl < new Version(8, 2),
+            $"this machine's libcurl {SystemLibcurlVersion()} stalls HTTP/2 uploads (fixed in curl 8.2, curl PR #11342)");
         // Past http.postBuffer (1 MiB by default) git streams the pack with no Content-Length (chunked on HTTP/1.1),
         // so http-backend must read the body to EOF: random bytes do not compress below that.
         string bare = GitHttpsServer.CreateBareRepository(ProjectRoot, "writable.git", allowAnonymousPush: true);
@@ -284,5 +289,18 @@ public sealed class GitHttpsServerTests : IAsyncLifetime
         await server.DisposeAsync();
 
         (await LoopbackProbe.IsAcceptingAsync(server.BaseUri)).ShouldBeFalse();
+    }
+
+    /// <summary>The version of Debian's libcurl3-gnutls (the libcurl git links here), or null where dpkg does not know it.</summary>
+    private static Version? SystemLibcurlVersion()
+    {
+        const string status = "/var/lib/dpkg/status";
+        if (!File.Exists(status))
+            return null;
+        string[] lines = File.ReadAllLines(status);
+        int package = Array.IndexOf(lines, "Package: libcurl3-gnutls");
+        string? version = package < 0 ? null : lines.Skip(package).TakeWhile(l => l.Length > 0).FirstOrDefault(l => l.StartsWith("Version: ", StringComparison.Ordinal));
+        var match = version is null ? null : System.Text.RegularExpressions.Regex.Match(version, @"Version: (?:\d+:)?(\d+)\.(\d+)");
+        return match is { Success: true } ? new Version(int.Parse(match.Groups[1].Value), int.Parse(match.Groups[2].Value)) : null;
     }
 }
