@@ -34,6 +34,8 @@ namespace AutoReview.Cli
         }
 
         [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(DoctorOptions))]
+        [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(ReviewOptions))]
+        [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(GatewayOptions))]
         [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(SandboxVerb))]
         [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(ProbeOptions))]
         [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(BundleVerb))]
@@ -69,8 +71,10 @@ namespace AutoReview.Cli
                 return args.Length > 1 && args[1] is "--help" or "-h" ? ExitCodes.Ok : ExitCodes.Usage;
             }
 
-            return Parser(args).ParseArguments<DoctorOptions, SandboxVerb, BundleVerb>(args).MapResult(
+            return Parser(args).ParseArguments<ReviewOptions, DoctorOptions, SandboxVerb, BundleVerb, GatewayOptions>(args).MapResult(
+                (ReviewOptions o) => ReviewCommand.Run(o),
                 (DoctorOptions o) => DoctorCommand.Run(o),
+                (GatewayOptions o) => GatewayCommand.Run(o),
                 (SandboxVerb _) => ExitCodes.Usage,
                 (BundleVerb _) => ExitCodes.Usage,
                 errors => errors.IsHelp() || errors.IsVersion() ? ExitCodes.Ok : ExitCodes.Usage);

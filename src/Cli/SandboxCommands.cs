@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using AutoReview.Bundle;
+using AutoReview.Egress;
 using AutoReview.Sandbox;
 using AutoReview.Sandbox.Interop;
 using AutoReview.Sandbox.Probe;
@@ -18,6 +19,7 @@ internal static class SandboxCommands
         }
         if (args.Command.Count == 0)
             throw new UsageException("sandbox run: no command given (put it after --)");
+        args.Validate();
         if (args.Bare)
             return RunBare(args);
         if (args.RootFs is not null && args.CaFiles.Count > 0)
@@ -27,8 +29,11 @@ internal static class SandboxCommands
         {
             using BundleLease? lease = args.RootFs is null ? EmbeddedBundle.Acquire() : null;
             if (lease is not null && args.CaFiles.Count > 0)
-                trustFile = TrustStore.Combine(lease, args.CaFiles);
-            return Launcher.Run(lease is null ? CustomRootSpec(args) : BundleSpec(args, lease, trustFile)).ExitCode;
+                trustFile = TrustStore.Combine(Path.Join(lease.RootFs, TrustStore.BundlePath), args.CaFiles);
+            SandboxSpec spec = lease is null ? CustomRootSpec(args) : BundleSpec(args, lease, trustFile);
+            return args.Network == NetworkChoice.Proxy
+                ? new EgressProxySession(ParsePolicy(args.AllowHosts), verbose: true).Run(spec).ExitCode
+                : Launcher.Run(spec).ExitCode;
         }
         catch (SandboxSetupException e)
         {
@@ -43,51 +48,39 @@ internal static class SandboxCommands
         }
     }
 
+    public static EgressPolicy ParsePolicy(IEnumerable<string> allowHosts, IEnumerable<AllowEntry>? implied = null)
+    {
+        try
+        {
+            return EgressPolicy.Parse(allowHosts).With(implied ?? []);
+        }
+        catch (EgressPolicyException e)
+        {
+            throw new UsageException(e.Message);
+        }
+    }
+
     private static SandboxSpec CustomRootSpec(SandboxRunArguments args) => new()
     {
         RootFs = CanonicalRoot(args.RootFs!),
         Command = args.Command,
         Mounts = args.Mounts,
-        Environment = args.Environment,
+        Environment = args.Network == NetworkChoice.Proxy ? EgressProxySession.WithProxyEnvironment(args.Environment) : args.Environment,
         WorkingDirectory = args.WorkingDirectory ?? "/",
         Hostname = args.Hostname,
-        Network = args.Network,
+        Network = args.Network.ToLauncherMode(),
         Uid = args.Uid,
         Gid = args.Gid,
     };
 
-    /// <summary>
-    /// The embedded bundle as its config.json describes it: this executable at /usr/bin/auto-review, the
-    /// writable tmpfs mounts, the bundle's environment (overridden by --setenv), and with the host's
-    /// network, the host's resolver configuration over the placeholder.
-    /// </summary>
-    private static SandboxSpec BundleSpec(SandboxRunArguments args, BundleLease lease, string? trustFile)
-    {
-        SpecConfig config = lease.Manifest.Spec.Config;
-        var mounts = new List<MountSpec> { new(MountKind.ReadOnlyBind, "/usr/bin/auto-review", EmbeddedBundle.Executable) };
-        mounts.AddRange(config.WritableMounts.Where(m => m.Destination != "/tmp").Select(m => new MountSpec(MountKind.Tmpfs, m.Destination)));
-        if (trustFile is not null)
-            mounts.Add(new MountSpec(MountKind.ReadOnlyBind, TrustStore.BundlePath, trustFile));
-        if (args.Network == NetworkMode.Host && File.Exists("/etc/resolv.conf"))
-            mounts.Add(new MountSpec(MountKind.ReadOnlyBind, "/etc/resolv.conf", "/etc/resolv.conf"));
-        mounts.AddRange(args.Mounts);
-
-        var environment = config.Env.Select(e => e.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv.Length > 1 ? kv[1] : "", StringComparer.Ordinal);
-        foreach ((string key, string value) in args.Environment)
-            environment[key] = value;
-        return new SandboxSpec
+    private static SandboxSpec BundleSpec(SandboxRunArguments args, BundleLease lease, string? trustFile) =>
+        EmbeddedBundle.Spec(lease, args.Command, args.Network, trustFile, args.Mounts, args.Environment) with
         {
-            RootFs = lease.RootFs,
-            Command = args.Command,
-            Mounts = mounts,
-            Environment = environment.ToList(),
-            WorkingDirectory = args.WorkingDirectory ?? config.Cwd,
+            WorkingDirectory = args.WorkingDirectory ?? lease.Manifest.Spec.Config.Cwd,
             Hostname = args.Hostname,
-            Network = args.Network,
             Uid = args.Uid,
             Gid = args.Gid,
         };
-    }
 
     private static string CanonicalRoot(string root)
     {

@@ -15,7 +15,9 @@ internal sealed record SandboxRunArguments
     /// <summary>Null: the bundle's working directory (/work), or / with --rootfs.</summary>
     public string? WorkingDirectory { get; init; }
     public string Hostname { get; init; } = "auto-review";
-    public NetworkMode Network { get; init; } = NetworkMode.None;
+    public NetworkChoice Network { get; init; } = NetworkChoice.None;
+    /// <summary>With <see cref="NetworkChoice.Proxy"/>: the host[:port] entries the egress proxy lets through.</summary>
+    public List<string> AllowHosts { get; } = [];
     public uint Uid { get; init; } = 65532;
     public uint Gid { get; init; } = 65532;
     public bool Bare { get; init; }
@@ -39,8 +41,14 @@ internal sealed record SandboxRunArguments
           --setenv VAR VALUE      set an environment variable (none is inherited)
           --chdir DIR             working directory inside (default /work in the bundle, else /)
           --hostname NAME         hostname inside (default auto-review)
-          --network none|host     none: own network namespace with loopback only (default);
-                                  host: share the host's network
+          --network none|proxy|host
+                                  none: own network namespace with loopback only (default);
+                                  proxy: as none, plus an egress proxy at 127.0.0.1:3128 inside
+                                  (HTTPS_PROXY is set) that lets through only --allow-host
+                                  entries and logs every denial; host: share the host's network
+          --allow-host HOST[:PORT]
+                                  with --network proxy: allow CONNECT to HOST (port 443 unless
+                                  given; *.example.com for subdomains; repeatable)
           --uid N, --gid N        ids inside (default 65532, the bundle's auto_review user)
           --ca-file PEM           also trust these CA certificates inside (embedded bundle only;
                                   repeatable): a private forge, a corporate TLS proxy
@@ -96,15 +104,10 @@ internal sealed record SandboxRunArguments
                     result = result with { Hostname = Operand(arg) };
                     break;
                 case "--network":
-                    result = result with
-                    {
-                        Network = Operand(arg) switch
-                        {
-                            "none" => NetworkMode.None,
-                            "host" => NetworkMode.Host,
-                            var other => throw new UsageException($"--network {other}: expected none or host"),
-                        },
-                    };
+                    result = result with { Network = NetworkChoices.Parse(Operand(arg)) };
+                    break;
+                case "--allow-host":
+                    result.AllowHosts.Add(Operand(arg));
                     break;
                 case "--uid":
                     result = result with { Uid = Id(arg, Operand(arg)) };
@@ -126,6 +129,15 @@ internal sealed record SandboxRunArguments
             }
         }
         return result;
+    }
+
+    /// <summary>Option combinations that cannot work, found before anything is started.</summary>
+    public void Validate()
+    {
+        if (AllowHosts.Count > 0 && Network != NetworkChoice.Proxy)
+            throw new UsageException("--allow-host works with --network proxy only");
+        if (Network == NetworkChoice.Proxy && Bare)
+            throw new UsageException("--network proxy needs the sandbox; it cannot be combined with --bare");
     }
 
     private static uint Id(string option, string value) =>

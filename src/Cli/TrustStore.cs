@@ -12,9 +12,10 @@ internal static class TrustStore
 {
     public const string BundlePath = "/etc/ssl/certs/ca-certificates.crt";
 
-    public static string Combine(BundleLease lease, IReadOnlyList<string> caFiles)
+    /// <param name="basePem">The trust anchors to start from (the bundle's, or the host's for --bare); it may be missing.</param>
+    public static string Combine(string basePem, IReadOnlyList<string> caFiles)
     {
-        var pem = new System.Text.StringBuilder(File.ReadAllText(Path.Join(lease.RootFs, BundlePath)));
+        var pem = new System.Text.StringBuilder(File.Exists(basePem) ? File.ReadAllText(basePem) : "");
         foreach (string caFile in caFiles)
         {
             string text;

@@ -7,7 +7,7 @@ namespace AutoReview.Gateway;
 /// Turns untrusted text (diff lines, paths) into something safe to put in an error message or a report:
 /// control characters become visible escapes, so a crafted path cannot forge extra lines in a log or a comment.
 /// </summary>
-internal static class Printable
+public static class Printable
 {
     public const int DefaultMaxChars = 200;
 
