@@ -88,13 +88,21 @@ internal static class ReviewCommand
         if (options.MaxDiffBytes <= 0)
             throw new UsageException($"--max-diff-bytes {options.MaxDiffBytes}: expected a positive number of bytes");
         ReviewerKind reviewer;
+        (Uri? url, string? localPath) = ParseSource(options.Source);
         try
         {
             reviewer = GatewayCommand.ParseReviewer(options.Reviewer);
             foreach (string? revision in (string?[])[options.Base, options.Head])
             {
-                if (revision is not null)
+                // A server is asked for ref names and full ids only; a local repository resolves HEAD~3 too.
+                if (revision is not null && url is not null)
+                {
+                    if (GitRefs.IsSha(revision) && !GitRefs.IsFullSha(revision))
+                        throw new UsageException($"'{revision}': a server can be asked for a ref name or a full commit id, not an abbreviated one");
                     GitRefs.ValidateRevision(revision);
+                }
+                else if (revision is not null)
+                    GitRefs.ValidateLocalRevision(revision);
             }
         }
         catch (ArgumentException e)
@@ -102,7 +110,6 @@ internal static class ReviewCommand
             throw new UsageException(e.Message);
         }
 
-        (Uri? url, string? localPath) = ParseSource(options.Source);
         var passed = new List<KeyValuePair<string, string>>();
         var implied = new List<AllowEntry>();
         if (url is not null)

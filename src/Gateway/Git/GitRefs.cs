@@ -54,6 +54,35 @@ public static class GitRefs
         return IsSha(value) ? value : ValidateRefName(value);
     }
 
+    /// <summary>
+    /// Accepts what <see cref="ValidateRevision"/> accepts, optionally followed by ancestry steps (<c>HEAD~3</c>,
+    /// <c>main^2</c>, <c>v1.0~</c>): revisions of a repository git has locally. A server can only be asked for
+    /// ref names and full ids, so remote sources use <see cref="ValidateRevision"/>.
+    /// </summary>
+    public static string ValidateLocalRevision(string value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        int steps = value.IndexOfAny(['~', '^']);
+        if (steps < 0)
+            return ValidateRevision(value);
+        if (steps == 0)
+            throw new GitRefException(value, "an ancestry step ('~' or '^') must follow a ref name or commit id");
+        string name = value[..steps];
+        if (!IsSha(name) && RefNameViolation(name) is { } rule)
+            throw new GitRefException(value, rule);
+        for (int i = steps; i < value.Length;)
+        {
+            if (value[i] is not ('~' or '^'))
+                throw new GitRefException(value, "after a ref name, only ancestry steps like ~2 or ^1 are allowed");
+            int digits = 0;
+            for (i++; i < value.Length && char.IsAsciiDigit(value[i]); i++)
+                digits++;
+            if (digits > 6)
+                throw new GitRefException(value, "an ancestry step must be at most 6 digits");
+        }
+        return value;
+    }
+
     /// <summary>The first rule <paramref name="value"/> breaks, or null if it is a valid ref name.</summary>
     public static string? RefNameViolation(string value)
     {

@@ -138,12 +138,12 @@ public static class RepositoryClone
         return new GitRepository(gitDir, runner, options);
     }
 
-    /// <summary>Resolves <paramref name="baseRef"/> and <paramref name="headRef"/> (SHAs or ref names, validated) to
+    /// <summary>Resolves <paramref name="baseRef"/> and <paramref name="headRef"/> (SHAs or ref names, with ancestry steps; validated) to
     /// commit ids and finds their merge-base.</summary>
     public static Task<ResolvedRevisions> ResolveAsync(GitRepository repository, string baseRef, string headRef, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(repository);
-        return ResolveValidatedAsync(repository, GitRefs.ValidateRevision(baseRef), GitRefs.ValidateRevision(headRef), cancellationToken);
+        return ResolveValidatedAsync(repository, GitRefs.ValidateLocalRevision(baseRef), GitRefs.ValidateLocalRevision(headRef), cancellationToken);
     }
 
     /// <summary>The merge-base diff <c>base...head</c>, in exactly the form <see cref="UnifiedDiffParser"/> reads.</summary>

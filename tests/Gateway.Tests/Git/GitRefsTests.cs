@@ -76,4 +76,24 @@ public sealed class GitRefsTests
         else
             Should.Throw<GitRefException>(() => GitRefs.ValidateSha(value)).Message.ShouldContain("7 to 64 hexadecimal digits");
     }
+
+    [Theory]
+    [InlineData("HEAD~3")]
+    [InlineData("main^2")]
+    [InlineData("v1.0~")]
+    [InlineData("feature/x^^~2")]
+    [InlineData("abcdef1~1")]
+    [InlineData("main")]
+    public void Local_revisions_may_end_in_ancestry_steps(string value) => GitRefs.ValidateLocalRevision(value).ShouldBe(value);
+
+    [Theory]
+    [InlineData("~1", "must follow a ref name")]
+    [InlineData("--upload-pack=x~1", "must not start with '-'")]
+    [InlineData("main~1:path", "only ancestry steps")]
+    [InlineData("main^{tree}", "only ancestry steps")]
+    [InlineData("main@{1}~1", "'@{'")]
+    [InlineData("main~1234567", "at most 6 digits")]
+    [InlineData("main~1 ; rm", "only ancestry steps")]
+    public void Local_revisions_refuse_everything_else(string value, string rule) =>
+        Should.Throw<GitRefException>(() => GitRefs.ValidateLocalRevision(value)).Message.ShouldContain(rule);
 }
