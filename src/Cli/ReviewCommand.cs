@@ -45,12 +45,16 @@ internal static class ReviewCommand
             int exit = options.Bare ? RunBare(plan, temporary.FullName) : RunIsolated(plan, temporary.FullName);
             if (exit != ExitCodes.Ok)
             {
-                // The gateway has said why on stderr; a signal or an unexpected status is said here.
+                // The gateway has said why on stderr; a signal or an unexpected status is said here. A signal
+                // keeps its shell-style status (130 after Ctrl-C), so scripts can tell an interrupt from a failure.
                 if (exit is ExitCodes.Usage or ExitCodes.Error or ExitCodes.SandboxFailed)
                     return exit;
-                Console.Error.WriteLine(exit > 128
-                    ? $"auto-review: the gateway was killed by signal {exit - 128}"
-                    : $"auto-review: the gateway failed with exit status {exit}");
+                if (exit > 128)
+                {
+                    Console.Error.WriteLine($"auto-review: the gateway was killed by signal {exit - 128}; no report");
+                    return exit;
+                }
+                Console.Error.WriteLine($"auto-review: the gateway failed with exit status {exit}; no report");
                 return ExitCodes.Error;
             }
             string reportPath = options.Bare ? Path.Combine(temporary.FullName, ReportName) : Path.Combine(temporary.FullName, "out", ReportName);
