@@ -199,7 +199,7 @@ public sealed class GitRunner
     }
 
     /// <summary>The last part of (already redacted) stderr, escaped for printing (newlines kept).</summary>
-    private static string Tail(string stderr)
+    internal static string Tail(string stderr)
     {
         string tail = stderr.Length > StderrTailChars ? "…" + stderr[^StderrTailChars..] : stderr;
         return string.Join('\n', tail.TrimEnd().Split('\n').Select(line => Printable.Escape(line, StderrTailChars)));

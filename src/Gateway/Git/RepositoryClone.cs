@@ -184,7 +184,14 @@ public static class RepositoryClone
 
     private static async Task<string> RevParseCommitAsync(GitRepository repository, string name, CancellationToken cancellationToken)
     {
-        GitResult result = await repository.RunAsync(["rev-parse", "--verify", "--quiet", "--end-of-options", name + "^{commit}"], cancellationToken).ConfigureAwait(false);
+        GitResult result = await repository.Runner.RunUncheckedAsync(
+            [$"--git-dir={repository.GitDirectory}", "rev-parse", "--verify", "--quiet", "--end-of-options", name + "^{commit}"],
+            repository.GitDirectory, cancellationToken).ConfigureAwait(false);
+        // --verify --quiet exits 1, silently, for a name that leads to no commit: a mistake in the input, said as such.
+        if (result.ExitCode == 1 && result.Stderr.Length == 0)
+            throw new ArgumentException($"unknown revision '{Printable.Escape(name)}': the repository has no such branch, tag or commit");
+        if (result.ExitCode != 0)
+            throw new GitCommandException(repository.Runner.DescribeCommand(["rev-parse", name]), result.ExitCode, timedOut: false, GitRunner.Tail(result.Stderr));
         return GitRefs.ValidateSha(result.StdoutText.Trim());
     }
 

@@ -30,6 +30,11 @@ public static class Errno
     public const int ENOSYS = 38;
     public const int ELOOP = 40;
     public const int EOPNOTSUPP = 95;
+    public const int ENETUNREACH = 101;
+    public const int ECONNRESET = 104;
+    public const int ETIMEDOUT = 110;
+    public const int ECONNREFUSED = 111;
+    public const int EHOSTUNREACH = 113;
 
     private static readonly Dictionary<int, string> Names = new()
     {
@@ -38,7 +43,8 @@ public static class Errno
         [EACCES] = "EACCES", [EFAULT] = "EFAULT", [EBUSY] = "EBUSY", [ETXTBSY] = "ETXTBSY", [EEXIST] = "EEXIST",
         [ENOTDIR] = "ENOTDIR", [EISDIR] = "EISDIR", [EINVAL] = "EINVAL", [ENOSPC] = "ENOSPC",
         [EROFS] = "EROFS", [EPIPE] = "EPIPE", [ENAMETOOLONG] = "ENAMETOOLONG", [ENOSYS] = "ENOSYS",
-        [ELOOP] = "ELOOP", [EOPNOTSUPP] = "EOPNOTSUPP",
+        [ELOOP] = "ELOOP", [EOPNOTSUPP] = "EOPNOTSUPP", [ENETUNREACH] = "ENETUNREACH", [ECONNRESET] = "ECONNRESET",
+        [ETIMEDOUT] = "ETIMEDOUT", [ECONNREFUSED] = "ECONNREFUSED", [EHOSTUNREACH] = "EHOSTUNREACH",
     };
 
     /// <summary>The symbolic name, e.g. "EPERM", or "errno 123" for one not in the table.</summary>

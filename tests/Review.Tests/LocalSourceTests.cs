@@ -1,0 +1,124 @@
+using AutoReview.TestInfrastructure;
+using Shouldly;
+using Xunit;
+
+namespace AutoReview.Review.Tests;
+
+/// <summary>
+/// A local repository (a working tree or a bare repository), read in place through a read-only bind, with the
+/// rules reviewer: the default network is none, and --network none may be given explicitly.
+/// </summary>
+[Trait("Category", "Review")]
+public sealed class LocalSourceTests : IAsyncLifetime
+{
+    private readonly HermeticGit git = new();
+    private readonly TemporaryDirectory work = new("ar-review-local-");
+    private RepositoryBuilder repo = null!;
+    private string baseSha = "", headSha = "";
+
+    public async Task InitializeAsync() => (repo, baseSha, headSha) = await ProblemRepository.CreateAsync(git);
+
+    public Task DisposeAsync()
+    {
+        repo?.Dispose();
+        work.Dispose();
+        git.Dispose();
+        return Task.CompletedTask;
+    }
+
+    [SkippableFact]
+    public void Network_none_review_of_a_working_tree_finds_the_problems()
+    {
+        Sandboxes.Require();
+
+        CommandResult result = Run.AutoReview("review", repo.WorkingDirectory, "--network", "none", "--format", "sarif", "--verbose");
+
+        result.ExitCode.ShouldBe(1, result.ToString());
+        (_, IReadOnlyList<ReportedFinding> results, IReadOnlyList<string> notes) = Reports.ParseSarif(result.Stdout);
+        ProblemRepository.ShouldBeTheExpectedFindings(results, result.ToString());
+        notes.ShouldContain($"reviewed {baseSha}...{headSha} (merge base {baseSha})");
+        result.Stderr.ShouldContain("network: none (loopback only)");
+        result.Stderr.ShouldNotContain("egress");
+        result.ShouldHaveNoStackTrace();
+    }
+
+    [SkippableFact]
+    public void The_default_for_a_local_source_with_rules_is_no_network()
+    {
+        Sandboxes.Require();
+
+        CommandResult result = Run.AutoReview("review", repo.WorkingDirectory, "--format", "json", "--verbose");
+
+        result.ExitCode.ShouldBe(1, result.ToString());
+        result.Stderr.ShouldContain("network: none (loopback only)");
+        ProblemRepository.ShouldBeTheExpectedFindings(Reports.ParseJson(result.Stdout).Findings, result.ToString());
+    }
+
+    [SkippableFact]
+    public void With_no_source_the_current_directory_is_reviewed()
+    {
+        Sandboxes.Require();
+
+        CommandResult result = Run.AutoReview(["review", "--format", "json"], workingDirectory: repo.WorkingDirectory);
+
+        result.ExitCode.ShouldBe(1, result.ToString());
+        (IReadOnlyList<ReportedFinding> findings, IReadOnlyList<string> notes) = Reports.ParseJson(result.Stdout);
+        ProblemRepository.ShouldBeTheExpectedFindings(findings, result.ToString());
+        notes.ShouldContain($"reviewed {baseSha}...{headSha} (merge base {baseSha})");
+    }
+
+    [SkippableFact]
+    public async Task A_bare_repository_path_is_reviewed_from_its_head_against_main()
+    {
+        Sandboxes.Require();
+        string bare = GitHttpsServer.CreateBareRepository(work.Path, "local.git");
+        await repo.PushAsync(bare);
+        await ProblemRepository.PointHeadAtAsync(git, bare, "feature");
+
+        CommandResult result = Run.AutoReview("review", bare, "--network", "none", "--format", "json");
+
+        result.ExitCode.ShouldBe(1, result.ToString());
+        (IReadOnlyList<ReportedFinding> findings, IReadOnlyList<string> notes) = Reports.ParseJson(result.Stdout);
+        ProblemRepository.ShouldBeTheExpectedFindings(findings, result.ToString());
+        notes.ShouldContain($"reviewed {baseSha}...{headSha} (merge base {baseSha})");
+    }
+
+    [SkippableFact]
+    public void Local_revisions_may_carry_ancestry_steps()
+    {
+        Sandboxes.Require();
+
+        // feature~1 is main's commit: the same review as main...feature.
+        CommandResult result = Run.AutoReview("review", repo.WorkingDirectory, "--base", "feature~1", "--head", "feature", "--format", "json");
+
+        result.ExitCode.ShouldBe(1, result.ToString());
+        (IReadOnlyList<ReportedFinding> findings, IReadOnlyList<string> notes) = Reports.ParseJson(result.Stdout);
+        ProblemRepository.ShouldBeTheExpectedFindings(findings, result.ToString());
+        notes.ShouldContain($"reviewed {baseSha}...{headSha} (merge base {baseSha})");
+    }
+
+    [SkippableFact]
+    public void A_branch_without_changes_has_no_findings_and_exits_0()
+    {
+        Sandboxes.Require();
+
+        CommandResult result = Run.AutoReview("review", repo.WorkingDirectory, "--base", "main", "--head", "main");
+
+        result.ExitCode.ShouldBe(0, result.ToString());
+        result.Stdout.ShouldStartWith("## auto-review: no findings\n");
+    }
+
+    [SkippableFact]
+    public void A_directory_that_is_not_a_repository_is_refused_with_status_2()
+    {
+        Sandboxes.Require();
+        string plain = Directory.CreateDirectory(work.Combine("plain")).FullName;
+
+        CommandResult result = Run.AutoReview("review", plain);
+
+        result.ExitCode.ShouldBe(2, result.ToString());
+        result.Stdout.ShouldBeEmpty();
+        result.Stderr.ShouldContain("is not a git repository");
+        result.ShouldHaveNoStackTrace();
+    }
+}
