@@ -89,6 +89,10 @@ internal static class ReviewCommand
         if (options.FailOn != "never")
             failOn = SeverityNames.TryParse(options.FailOn, out Severity severity) ? severity
                 : throw new UsageException($"--fail-on {options.FailOn}: expected note, warning, error or never");
+        if (options.Output is { } output && !Directory.Exists(Path.GetDirectoryName(Path.GetFullPath(output))))
+            throw new UsageException($"--output {output}: the directory {Path.GetDirectoryName(Path.GetFullPath(output))} does not exist");
+        if (Directory.Exists(options.Output))
+            throw new UsageException($"--output {options.Output}: is a directory; name the report file");
         if (options.MaxDiffBytes <= 0)
             throw new UsageException($"--max-diff-bytes {options.MaxDiffBytes}: expected a positive number of bytes");
         ReviewerKind reviewer;

@@ -46,6 +46,19 @@ public sealed class UsageErrorTests : IAsyncLifetime
         ShouldBeUsageError(Run.AutoReview("review", repo.WorkingDirectory, "--reviewer", "gpt"), "--reviewer gpt: expected rules or llm");
 
     [Fact]
+    public void An_output_in_a_missing_directory_is_refused_before_the_review_runs()
+    {
+        string missing = Path.Combine(repo.WorkingDirectory, "no-such-dir", "report.sarif");
+        ShouldBeUsageError(Run.AutoReview("review", repo.WorkingDirectory, "--output", missing),
+            $"--output {missing}: the directory {Path.GetDirectoryName(missing)} does not exist");
+    }
+
+    [Fact]
+    public void An_output_that_is_a_directory_is_refused() =>
+        ShouldBeUsageError(Run.AutoReview("review", repo.WorkingDirectory, "--output", repo.WorkingDirectory),
+            $"--output {repo.WorkingDirectory}: is a directory; name the report file");
+
+    [Fact]
     public void A_max_diff_bytes_of_zero_is_refused() =>
         ShouldBeUsageError(Run.AutoReview("review", repo.WorkingDirectory, "--max-diff-bytes", "0"), "--max-diff-bytes 0: expected a positive number of bytes");
 
