@@ -299,10 +299,17 @@ internal static class ReviewCommand
         }
     }
 
-    /// <summary>Writes next to the target and renames over it: an interrupted run never leaves half a report.</summary>
+    /// <summary>Writes next to the target and renames over it: an interrupted run never leaves half a report. A
+    /// device, FIFO or socket (<c>/dev/null</c>, <c>/dev/stdout</c>) is written in place instead.</summary>
     private static void WriteAtomically(string path, byte[] content)
     {
         string full = Path.GetFullPath(path);
+        if (Interop.FileInterop.IsSpecialFile(full))
+        {
+            using var special = new FileStream(full, FileMode.Open, FileAccess.Write);
+            special.Write(content);
+            return;
+        }
         string temporary = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
         try
         {

@@ -43,6 +43,21 @@ public sealed class LocalSourceTests : IAsyncLifetime
     }
 
     [SkippableFact]
+    public void A_device_as_output_is_written_in_place_not_renamed_over()
+    {
+        Sandboxes.Require();
+
+        CommandResult toNull = Run.AutoReview("review", repo.WorkingDirectory, "--output", "/dev/null");
+        CommandResult toStdout = Run.AutoReview("review", repo.WorkingDirectory, "--output", "/dev/stdout", "--format", "json");
+
+        toNull.ExitCode.ShouldBe(1, toNull.ToString());
+        toNull.Stdout.ShouldBeEmpty();
+        toNull.Stderr.ShouldContain("report written to /dev/null");
+        toStdout.ExitCode.ShouldBe(1, toStdout.ToString());
+        ProblemRepository.ShouldBeTheExpectedFindings(Reports.ParseJson(toStdout.Stdout).Findings, toStdout.ToString());
+    }
+
+    [SkippableFact]
     public void The_default_for_a_local_source_with_rules_is_no_network()
     {
         Sandboxes.Require();
