@@ -4,7 +4,8 @@
 run.sh installs the comparison tools, creates the unprivileged user and copies
 dist/auto-review into a work directory; this script then runs, as that user:
 
-  measure  every suite (warm launch, cold first run, memory, scale, profile) and
+  measure  every suite (warm launch, cold first run, memory, scale, profile, and a
+           whole review: suite_review, with genrepo.py and gitserver.py) and
            writes one JSON file of raw samples and summaries,
   render   that JSON as the Markdown results section of docs/BENCHMARKS.md,
   splice   that section into docs/BENCHMARKS.md between the GENERATED markers.
@@ -38,9 +39,11 @@ TOOL_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Round counts. Full mode targets well under 10 minutes on 2 shared cores; quick 1-2 minutes.
 MODES = {
     "full": dict(warm_warmup=10, warm_rounds=500, cold_rounds=40, mem_rounds=40, footprint_rounds=6,
-                 scale_reps=3, scale_per_worker={1: 100, 4: 40, 16: 15}, profile_rounds=20),
+                 scale_reps=3, scale_per_worker={1: 100, 4: 40, 16: 15}, profile_rounds=20,
+                 review_warmup=2, review_rounds=30, review_verbose_rounds=10),
     "quick": dict(warm_warmup=3, warm_rounds=60, cold_rounds=8, mem_rounds=8, footprint_rounds=2,
-                  scale_reps=1, scale_per_worker={1: 30, 4: 10, 16: 4}, profile_rounds=4),
+                  scale_reps=1, scale_per_worker={1: 30, 4: 10, 16: 4}, profile_rounds=4,
+                  review_warmup=1, review_rounds=5, review_verbose_rounds=2),
 }
 TIMEOUT_S = 30.0  # per command; a launch that takes longer is killed and counted as failed
 
@@ -122,6 +125,11 @@ def run(argv, env, stdout_path=os.devnull, stderr_path=os.devnull, timeout=TIMEO
     t0 = time.perf_counter_ns()
     pid = spawn(argv, env, stdout_path=stdout_path, stderr_path=stderr_path)
     WATCHDOG.watch(pid, timeout)
+    return reaped_result(pid, t0)
+
+
+def reaped_result(pid, t0):
+    """Reaps pid (spawned at perf_counter_ns t0) and returns its Result: wall time, status, rusage of the tree."""
     rc, ru = reap(pid)
     t1 = time.perf_counter_ns()
     r = Result()
@@ -338,7 +346,7 @@ def git_version_re():
 # Suites
 # --------------------------------------------------------------------------------------
 
-def interleave(tools, rounds, warmup, env, on_round=None):
+def interleave(tools, rounds, warmup, env, on_round=None, timeout=TIMEOUT_S):
     """tools: [(name, argv, env-or-None)]. Runs every tool once per round, order rotated by one each round."""
     samples = {name: [] for name, _, _ in tools}
     fails = {name: 0 for name, _, _ in tools}
@@ -351,7 +359,7 @@ def interleave(tools, rounds, warmup, env, on_round=None):
         for name, argv, tenv in order:
             err = os.path.join(SETUP.logs, f"{slug(name)}.err")
             e = tenv(rnd) if callable(tenv) else (tenv or env)
-            r = run(argv, e, stderr_path=err)
+            r = run(argv, e, stderr_path=err, timeout=timeout)
             if not r.ok():
                 fails[name] += 1
                 first_err.setdefault(name, f"exit {r.rc}{' (timed out)' if r.timed_out else ''}: {tail(err)}")
@@ -814,6 +822,392 @@ def suite_profile(cfg):
     return out
 
 
+# -- review: real work (item 3) -----------------------------------------------------------
+
+REVIEW_TIMEOUT_S = 90.0  # per review; one takes well under a second here
+
+# The git commands the gateway runs for an https source (src/Gateway/Git/RepositoryClone.cs, ReviewJob.cs), with
+# the -c options of HermeticGitEnvironment, as a POSIX sh script: the anchor does the same git work without
+# auto-review. The bundle has no shell, so the anchor binds the host's dash read-only into the bwrap sandbox.
+ANCHOR_SCRIPT = r"""# bench.py's review anchor: the gateway's git commands, nothing else. $1 = URL, $2 = "verify" to print a shortstat.
+set -eu
+W="${WORKDIR:-/work}"
+R="$W/repository.git"
+G="/usr/bin/git -c protocol.allow=never -c protocol.https.allow=always -c core.hooksPath=/dev/null -c core.fsmonitor=false -c core.askPass= -c credential.helper= -c core.pager=cat -c core.symlinks=false -c diff.external= -c transfer.fsckObjects=true -c fetch.fsckObjects=true -c submodule.recurse=false -c fetch.recurseSubmodules=false -c http.followRedirects=false -c gc.auto=0 -c maintenance.auto=false -c init.defaultBranch=main -c advice.detachedHead=false"
+$G init --quiet --bare --template= -- "$R"
+$G --git-dir="$R" remote add -- origin "$1"
+$G --git-dir="$R" fetch --quiet --filter=blob:none --no-tags --no-recurse-submodules --no-write-fetch-head origin +main:refs/auto-review/base +feature:refs/auto-review/head
+b=$($G --git-dir="$R" rev-parse --verify --quiet --end-of-options 'refs/auto-review/base^{commit}')
+h=$($G --git-dir="$R" rev-parse --verify --quiet --end-of-options 'refs/auto-review/head^{commit}')
+m=$($G --git-dir="$R" merge-base --end-of-options "$b" "$h")
+$G --git-dir="$R" -c diff.mnemonicPrefix=false -c diff.noprefix=false -c diff.srcPrefix=a/ -c diff.dstPrefix=b/ -c diff.relative=false -c diff.suppressBlankEmpty=false -c core.quotePath=true -c color.ui=false diff --no-color --no-ext-diff --no-textconv --no-relative -U3 --find-renames --end-of-options "$b...$h" -- >"$W/diff.patch"
+if [ "${2:-}" = verify ]; then
+  echo "merge-base $m"
+  $G --git-dir="$R" diff --shortstat --find-renames "$b...$h"
+fi
+"""
+
+GIT_ENV = {"LC_ALL": "C", "LANG": "C", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null",
+           "GIT_ATTR_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0", "GIT_PROTOCOL_FROM_USER": "0"}
+
+
+def make_tls(d):
+    """A throwaway CA and a server certificate for IP 127.0.0.1 (SAN), with openssl; EC P-256."""
+    os.makedirs(d, exist_ok=True)
+    ossl = shutil.which("openssl", path=TOOL_PATH)
+    if not ossl:
+        return None, "openssl is not installed (Debian package openssl)"
+    ca, cakey, crt, key = (os.path.join(d, n) for n in ("ca.pem", "ca.key", "server.pem", "server.key"))
+    ext = os.path.join(d, "server.ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\n"
+                "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    steps = [
+        [ossl, "req", "-x509", *ec, "-keyout", cakey, "-out", ca, "-days", "2", "-subj", "/CN=auto-review bench CA",
+         "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+        [ossl, "req", *ec, "-keyout", key, "-out", crt + ".csr", "-subj", "/CN=127.0.0.1"],
+        [ossl, "x509", "-req", "-in", crt + ".csr", "-CA", ca, "-CAkey", cakey, "-CAcreateserial", "-out", crt,
+         "-days", "2", "-extfile", ext],
+    ]
+    for argv in steps:
+        p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+        if p.returncode != 0:
+            return None, f"{shlex.join(argv[:3])} failed: {p.stderr.strip()[-300:]}"
+    return {"ca": ca, "cert": crt, "key": key, "openssl": version_of([ossl, "version"])}, None
+
+
+def combine_pem(base, extra, out):
+    """What TrustStore.Combine does: the base trust anchors plus the test CA, in one file."""
+    with open(out, "w") as f:
+        if os.path.isfile(base):
+            f.write(open(base).read())
+        f.write("\n" + open(extra).read())
+    os.chmod(out, 0o644)
+    return out
+
+
+class GitServer:
+    """bench/gitserver.py as a child process for the duration of the suite."""
+
+    def __init__(self, root, tls, d):
+        self.ready = os.path.join(d, "server.port")
+        self.log = os.path.join(d, "server.log")
+        self.err = open(os.path.join(d, "server.err"), "w")
+        for f in (self.ready, self.log):
+            if os.path.exists(f):
+                os.unlink(f)
+        here = os.path.dirname(os.path.abspath(__file__))
+        self.proc = subprocess.Popen([sys.executable, os.path.join(here, "gitserver.py"), "--root", root,
+                                      "--cert", tls["cert"], "--key", tls["key"], "--ready", self.ready,
+                                      "--log", self.log],
+                                     stdin=subprocess.DEVNULL, stdout=self.err, stderr=self.err, start_new_session=True)
+        deadline = time.monotonic() + 20
+        while not os.path.exists(self.ready):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the git server did not start: {tail(self.err.name)}")
+            time.sleep(0.05)
+        self.port = int(open(self.ready).read())
+
+    def requests(self):
+        try:
+            return sum(1 for _ in open(self.log))
+        except OSError:
+            return 0
+
+    def cpu_s(self):
+        """CPU of the server and its reaped children (the http-backend runs), from /proc/PID/stat."""
+        try:
+            f = open(f"/proc/{self.proc.pid}/stat").read()
+            v = f[f.rindex(")") + 2:].split()
+            tck = os.sysconf("SC_CLK_TCK")
+            return sum(int(x) for x in v[11:15]) / tck
+        except (OSError, ValueError):
+            return None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.err.close()
+
+
+def run_stamped(argv, env, timeout=REVIEW_TIMEOUT_S):
+    """Runs argv with stderr on a pipe; returns (Result, [(ms since spawn, line)])."""
+    r_fd, w_fd = os.pipe()
+    acts = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+            (os.POSIX_SPAWN_DUP2, w_fd, 2)]
+    t0 = time.perf_counter_ns()
+    pid = os.posix_spawn(argv[0], argv, env, file_actions=acts, setsid=True)
+    os.close(w_fd)
+    WATCHDOG.watch(pid, timeout)
+    lines, buf = [], b""
+    while True:
+        b = os.read(r_fd, 65536)
+        if not b:
+            break
+        now = (time.perf_counter_ns() - t0) / 1e6
+        buf += b
+        while b"\n" in buf:
+            ln, buf = buf.split(b"\n", 1)
+            lines.append((now, ln.decode("utf-8", "replace")))
+    os.close(r_fd)
+    return reaped_result(pid, t0), lines
+
+
+# Milestones in `review --verbose` stderr, in order; the phase ends at the line that matches.
+VERBOSE_MARKS = [
+    ("CLI, checks, bundle lease (isolated) / warning (bare)",
+     r"running the gateway in the sandbox|WARNING: --bare"),
+    ("to the gateway's first line: sandbox set-up or process start, gateway start", r"gateway: fetching "),
+    ("git: fetch both refs, rev-parse, merge-base, diff (lazy blob fetch)", r"gateway: reviewing "),
+    ("review, JSON report, gateway exit, render, write --output", r"report written to"),
+]
+
+
+def verbose_phases(lines, total):
+    out, last, k = {}, 0.0, 0
+    for ms, ln in lines:
+        if k < len(VERBOSE_MARKS) and re.search(VERBOSE_MARKS[k][1], ln):
+            out[VERBOSE_MARKS[k][0]] = ms - last
+            last = ms
+            k += 1
+    if k < len(VERBOSE_MARKS):
+        return None
+    out["to process exit"] = total - last
+    out["total"] = total
+    return out
+
+
+def tmpfs_dir():
+    """A writable tmpfs for the host-side controls (the sandboxed clone is on a tmpfs too), or None."""
+    try:
+        for line in open("/proc/self/mountinfo"):
+            parts = line.split()
+            sep = parts.index("-")
+            if parts[4] == "/dev/shm" and parts[sep + 1] == "tmpfs" and os.access("/dev/shm", os.W_OK):
+                return "/dev/shm"
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def egress_lines(lines):
+    """The proxy's `--verbose` log of each tunnel: bytes up and down, seconds open."""
+    out = []
+    for ms, ln in lines:
+        m = re.search(r"egress allowed \S+ from \S+ \((\d+)\), (\d+) bytes up, (\d+) down in ([\d.]+) s", ln)
+        if m:
+            out.append({"at_ms": round(ms, 1), "up": int(m.group(2)), "down": int(m.group(3)),
+                        "open_ms": float(m.group(4)) * 1000})
+    return out
+
+
+def suite_review(cfg):
+    """Item 3: `auto-review review` of a generated repository from a loopback smart-HTTP server, isolated against
+    bare, with the same git work under bwrap (and on the host) as anchors."""
+    S = SETUP
+    out = {"rounds": cfg["review_rounds"], "warmup": cfg["review_warmup"]}
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path.insert(0, here)
+    import genrepo
+    rdir = os.path.join(S.work, "review")
+    rmtree(rdir)
+    os.makedirs(rdir)
+    log("review: the repository (generated once, then cached in $WORK/review-cache)")
+    t0 = time.monotonic()
+    info = genrepo.ensure(os.path.join(S.work, "review-cache"))
+    info["ensure_s"] = round(time.monotonic() - t0, 1)
+    out["repository"] = info
+    tls, why = make_tls(os.path.join(rdir, "tls"))
+    if not tls:
+        out["skipped"] = why
+        return out
+    dash = os.path.realpath("/bin/sh")
+    out["versions"] = {"openssl": tls["openssl"], "anchor shell": f"{dash} (the host's /bin/sh)"}
+    trust_bundle = combine_pem(os.path.join(S.rootfs, "etc/ssl/certs/ca-certificates.crt"), tls["ca"],
+                               os.path.join(rdir, "trust-bundle.pem"))
+    trust_host = combine_pem("/etc/ssl/certs/ca-certificates.crt", tls["ca"], os.path.join(rdir, "trust-host.pem"))
+    script = os.path.join(rdir, "clone.sh")
+    with open(script, "w") as f:
+        f.write(ANCHOR_SCRIPT)
+    shm = tmpfs_dir()
+    shm_root = os.path.join(shm, f"arbench-review-{os.getpid()}") if shm else None
+    if shm_root:
+        os.makedirs(shm_root)
+    else:
+        S.unavailable["review: tmpfs control"] = "no writable tmpfs at /dev/shm: the host-git control on tmpfs is left out"
+    server = GitServer(info["root"], tls, rdir)
+    reports = {}
+    roots = [shm_root]
+    try:
+        url = f"https://127.0.0.1:{server.port}/{info['name']}"
+        out["url"] = url
+
+        def review(tag, mode, *extra):
+            reports.setdefault(tag, os.path.join(rdir, f"out-{tag}", "report.json"))
+            os.makedirs(os.path.dirname(reports[tag]), exist_ok=True)
+            return [S.ar, "review", url, mode, "--head", "feature", "--base", "main", "--ca-file", tls["ca"],
+                    "--format", "json", "--output", reports[tag], "--fail-on", "never", *extra]
+
+        genv = dict(GIT_ENV, PATH="/usr/bin", HOME="/work", GIT_EXEC_PATH="/usr/lib/git-core")
+        bw = [S.bwrap, "--unshare-all", "--share-net", "--ro-bind", S.rootfs, "/", "--proc", "/proc", "--dev", "/dev",
+              "--tmpfs", "/tmp", "--tmpfs", "/work", "--ro-bind", trust_bundle, "/etc/ssl/certs/ca-certificates.crt",
+              "--ro-bind", dash, "/tmp/sh", "--ro-bind", script, "/tmp/clone.sh", "--chdir", "/work", "--clearenv"]
+        for k in sorted(genv):
+            bw += ["--setenv", k, genv[k]]
+        bw += ["--setenv", "GIT_SSL_CAINFO", "/etc/ssl/certs/ca-certificates.crt",
+               "--setenv", "SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt", "/tmp/sh", "/tmp/clone.sh", url]
+
+        # Host-git controls, to attribute the differences between --bare and the sandbox:
+        #  - where the clone is written: $TMPDIR (here /tmp, on disk) for --bare, a tmpfs in the sandbox;
+        #  - what libcurl loads to verify TLS: besides GIT_SSL_CAINFO, Debian's libcurl also loads its
+        #    compiled-in CApath, /etc/ssl/certs: every file there on the host, only the (combined) bundle
+        #    file in the sandbox. GIT_SSL_CAPATH pointing at a directory holding just that file copies
+        #    the sandbox's situation.
+        capath = os.path.join(rdir, "capath")
+        os.makedirs(capath)
+        shutil.copy(trust_bundle, os.path.join(capath, "ca-certificates.crt"))
+        tmp_root = os.path.join(os.environ.get("TMPDIR") or "/tmp", f"arbench-review-{os.getpid()}")
+        rmtree(tmp_root)
+        os.makedirs(tmp_root)
+        roots = [tmp_root] + ([shm_root] if shm_root else [])
+
+        def host_env(base, sandbox_capath):
+            def env_for(rnd):
+                w = os.path.join(base, str(rnd))
+                rmtree(w)
+                os.makedirs(w)
+                e = dict(GIT_ENV, PATH=TOOL_PATH, HOME=w, WORKDIR=w, GIT_SSL_CAINFO=trust_host, SSL_CERT_FILE=trust_host)
+                if sandbox_capath:
+                    e["GIT_SSL_CAPATH"] = capath
+                return e
+            return env_for
+
+        hostcmd = [dash, script, url]
+
+        def ar_sandbox(network):
+            argv = [S.ar, "sandbox", "run", "--network", network]
+            if network == "proxy":
+                argv += ["--allow-host", f"127.0.0.1:{server.port}"]
+            argv += ["--ca-file", tls["ca"], "--ro-bind", dash, "/tmp/sh", "--ro-bind", script, "/tmp/clone.sh"]
+            for k in sorted(GIT_ENV):
+                argv += ["--setenv", k, GIT_ENV[k]]
+            return argv + ["--", "/tmp/sh", "/tmp/clone.sh", url]
+
+        tools = [
+            ("review --isolated", review("isolated", "--isolated"), None),
+            ("review --bare", review("bare", "--bare"), None),
+            ("bwrap: the same git commands", bw, None),
+            ("auto-review sandbox, --network host: the same git commands", ar_sandbox("host"), None),
+            ("auto-review sandbox, --network proxy: the same git commands", ar_sandbox("proxy"), None),
+            ("host git: the same git commands", hostcmd, host_env(tmp_root, False)),
+            ("host git, CApath as in the sandbox", hostcmd, host_env(tmp_root, True)),
+        ]
+        if shm_root:
+            tools.append(("host git, CApath as in the sandbox, on tmpfs", hostcmd, host_env(shm_root, True)))
+        out["commands"] = {n: a for n, a, _ in tools}
+        out["envs"] = {n: e("N") for n, _, e in tools if callable(e)}
+
+        # Verify once: the reviews succeed with the same findings, the anchors produce the same diff.
+        usable = []
+        found = {}
+        for name, argv, tenv in tools:
+            e = tenv("verify") if callable(tenv) else (tenv or S.env)
+            review_cmd = name.startswith("review")
+            before = server.requests()
+            if not S.verify(name, argv if review_cmd else argv + ["verify"],
+                            None if review_cmd else re.escape(info["feature_diff"]), env=e):
+                continue
+            if review_cmd:
+                try:
+                    found[name] = json.load(open(argv[argv.index("--output") + 1]))
+                except (OSError, ValueError) as ex:
+                    S.unavailable[name] = f"no readable report: {ex}"
+                    continue
+            out.setdefault("requests_per_run", {})[name] = server.requests() - before
+            usable.append((name, argv, tenv))
+        if found:
+            first = next(iter(found.values()))
+            out["findings"] = len(first["findings"])
+            out["summary"] = first.get("summary")
+            out["reports_equal"] = all(v["findings"] == first["findings"] for v in found.values())
+        if "review --isolated" not in found:
+            out["skipped"] = f"review --isolated does not work here: {S.unavailable.get('review --isolated')}"
+            return out
+
+        def clean(rnd):
+            for d in roots:
+                rmtree(os.path.join(d, str(rnd)))
+
+        log(f"review: {len(usable)} commands x {cfg['review_rounds']} rounds (+{cfg['review_warmup']} warm-up), server {url}")
+        cpu0 = server.cpu_s()
+        samples, fails, first_err = interleave(usable, cfg["review_rounds"], cfg["review_warmup"], S.env,
+                                               on_round=clean, timeout=REVIEW_TIMEOUT_S)
+        cpu1 = server.cpu_s()
+        out["failures"], out["first_error"] = fails, first_err
+        runs = (cfg["review_rounds"] + cfg["review_warmup"]) * len(usable)
+        out["server_cpu_ms_per_run"] = (cpu1 - cpu0) * 1000 / runs if None not in (cpu0, cpu1) else None
+        out["tools"] = {}
+        for name, _, _ in usable:
+            out["tools"][name] = rsum(samples[name])
+            out["tools"][name]["wall_samples"] = [round(r.wall_ms, 2) for r in samples[name]]
+            out["tools"][name]["cpu_samples"] = [round(r.cpu_ms, 2) for r in samples[name]]
+
+        # Breakdown: `--verbose` stderr lines, timestamped as they arrive (no tracing, which would distort the
+        # fetch several times over: git's threads and processes under ptrace).
+        vt = [(n, a, e) for n, a, e in usable if n.startswith("review")]
+        log(f"review: --verbose timelines, {len(vt)} commands x {cfg['review_verbose_rounds']} rounds")
+        vph = {n: [] for n, _, _ in vt}
+        vexample, tunnels = {}, {}
+        for rnd in range(cfg["review_verbose_rounds"]):
+            k = rnd % len(vt)
+            for name, argv, tenv in vt[k:] + vt[:k]:
+                r, lines = run_stamped(argv + ["--verbose"], tenv or S.env)
+                ph = verbose_phases(lines, r.wall_ms) if r.ok() else None
+                if ph:
+                    vph[name].append(ph)
+                    vexample.setdefault(name, [(round(ms, 1), ln) for ms, ln in lines])
+                    if egress_lines(lines):
+                        tunnels.setdefault(name, []).append(egress_lines(lines))
+        out["verbose_phases"] = {n: {k: statistics.median(p[k] for p in v) for k in v[0]} for n, v in vph.items() if v}
+        out["verbose_rounds"] = {n: len(v) for n, v in vph.items()}
+        out["verbose_example"] = vexample
+        out["tunnels"] = tunnels
+
+        # Syscall counts of one run each (strace -f -c). Counts, not times: ptrace slows git's fetch several times.
+        strace = shutil.which("strace", path=TOOL_PATH)
+        if strace:
+            pdir = os.path.join(S.work, "profile")
+            os.makedirs(pdir, exist_ok=True)
+            traced = [u for u in usable if u[0] in ("review --isolated", "review --bare", "bwrap: the same git commands",
+                                                    "auto-review sandbox, --network proxy: the same git commands",
+                                                    "host git: the same git commands")]
+            log(f"review: strace -c, {len(traced)} commands")
+            counts = {}
+            for name, argv, tenv in traced:
+                f = os.path.join(pdir, f"review-strace-c-{slug(name)}.txt")
+                e = tenv("strace") if callable(tenv) else (tenv or S.env)
+                r = run([strace, "-f", "-c", "-o", f, "--"] + argv, e, timeout=REVIEW_TIMEOUT_S)
+                if r.ok():
+                    rows, total = parse_strace_c(f)
+                    counts[name] = {"total": total, "rows": rows}
+            out["strace_c"] = counts
+        out["server_requests_total"] = server.requests()
+    finally:
+        server.stop()
+        for d in [os.path.join(rdir, x) for x in ("tls", "capath")] + [os.path.dirname(p) for p in reports.values()] + roots:
+            if d:
+                rmtree(d)
+    return out
+
+
 # --------------------------------------------------------------------------------------
 # Machine description
 # --------------------------------------------------------------------------------------
@@ -877,6 +1271,7 @@ def cmd_measure(a):
     res["footprint"] = suite_footprint(cfg, res["warm"])
     res["scale"] = suite_scale(cfg)
     res["profile"] = suite_profile(cfg)
+    res["review"] = suite_review(cfg)
     res["unavailable"] = SETUP.unavailable
     res["oci_config_runc"] = SETUP.oci_config([GIT, "--version"], "runc")
     res["oci_config_crun"] = SETUP.oci_config([GIT, "--version"], "crun")
@@ -1013,6 +1408,131 @@ def cmd_render(a):
     w(f"| unpacked bundle, on disk (`du -sk`) | {s['unpacked_disk_kib'] * 1024:,} | {s['unpacked_disk_kib'] / 1024:.1f} |")
     w("")
 
+    # -- review (item 3) -----------------------------------------------------------------
+    RV = R.get("review") or {}
+    w("### 3. Real work: a review")
+    w("")
+    if RV.get("skipped") or not RV.get("tools"):
+        w(f"Not measured: {RV.get('skipped', 'the suite did not run')}.")
+        w("")
+    else:
+        info = RV["repository"]
+        ch = info["feature_changes"]
+        w(f"The repository (`bench/genrepo.py`, seed {info['params']['seed']}, fixed dates; generated in "
+          f"{info['generate_s']} s, then cached): {info['commits_main']} commits on `main`, {info['files_at_main']:,} files "
+          f"at `main` in nested directories, {info['objects']:,} objects, a {info['pack_bytes'] / 2**20:.1f} MiB pack; "
+          f"`feature` is {info['commits_feature_only']} commits off `main`~{info['params']['commits'] - 1 - info['params']['branch_at']} "
+          f"changing {sum(ch.values())} files ({ch['M']} modified, {ch['A']} added, {ch['D']} deleted, {ch['R']} renamed;"
+          f"{info['feature_diff'].split('changed,', 1)[-1]}). "
+          f"Served by `bench/gitserver.py` (`git http-backend` as CGI, HTTP/1.1 keep-alive, TLS with a throwaway CA) on "
+          f"127.0.0.1. Every review makes {RV['requests_per_run'].get('review --isolated', '?')} HTTP requests and reports "
+          f"{RV.get('findings', '?')} findings, the same in every mode"
+          f"{'' if RV.get('reports_equal') else ' (NOT the same: see results.json)'}; `--fail-on never`, so exit 0.")
+        w("")
+        w(f"{RV['rounds']} interleaved rounds (+{RV['warmup']} warm-up); wall time per command in ms; CPU as above "
+          "(wait4 rusage of the tree).")
+        w("")
+        T = RV["tools"]
+        bare = med(T.get("review --bare"))
+        bwa = med(T.get("bwrap: the same git commands"))
+        letter = {name: chr(ord("A") + i) for i, name in enumerate(T)}
+        w("| | command | median | p90 | CPU median | × review --bare | × bwrap anchor |")
+        w("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+        for name, d in T.items():
+            m = med(d)
+            cpu = "n/a¹" if name.startswith("bwrap") else f1(med(d, "cpu_ms"))
+            w(f"| {letter[name]} | {name} | {f1(m)} | {f1(d['wall_ms']['p90'])} | {cpu} | {ratio(m, bare)} | {ratio(m, bwa)} |")
+        w("")
+        w("¹ bwrap's outer process does not reap the sandbox's processes, so their CPU time is not in its rusage.")
+        w("")
+        A, B, C = "review --isolated", "review --bare", "bwrap: the same git commands"
+        SH, SP = ("auto-review sandbox, --network host: the same git commands",
+                  "auto-review sandbox, --network proxy: the same git commands")
+        HG, HC, HT = ("host git: the same git commands", "host git, CApath as in the sandbox",
+                      "host git, CApath as in the sandbox, on tmpfs")
+        fails = RV.get("failures") or {}
+
+        def paired(x, y, key):
+            """Median and quartiles of the per-round differences x − y (both ran in the same round), or, when a
+            run failed and the rounds no longer pair up, the difference of the medians."""
+            if x not in T or y not in T:
+                return "n/a"
+            sx, sy = T[x].get(key), T[y].get(key)
+            if sx and sy and len(sx) == len(sy) and not fails.get(x) and not fails.get(y):
+                d = sorted(p - q for p, q in zip(sx, sy))
+                return f"{statistics.median(d):+.1f} [{pct(d, 25):+.1f}, {pct(d, 75):+.1f}]"
+            field = "cpu_ms" if key == "cpu_samples" else "wall_ms"
+            mx, my = med(T[x], field), med(T[y], field)
+            return "n/a" if None in (mx, my) else f"{mx - my:+.1f} (of medians)"
+
+        rows = [
+            ("isolated − bare review", A, B, "everything below"),
+            ("the review around the same git work, isolated", A, SP,
+             "the outer process, the .NET gateway and its 7 git spawns, the report; not the git work itself"),
+            ("the review around the same git work, bare", B, HG, "the same, on the host"),
+            ("the egress proxy relay", SP, SH, "git through auto-review's CONNECT proxy instead of straight to 127.0.0.1"),
+            ("auto-review's sandbox instead of bwrap", SH, C, "launcher, bundle lease and check, --ca-file, mounts, seccomp"),
+            ("bwrap's isolation of the git work", C, HT, "bwrap and the bundle's files, against host git with the same CA path, on tmpfs"),
+            ("auto-review's sandbox, against host git", SH, HT, "the two lines above together (CPU measurable)"),
+            ("the host's CA directory", HG, HC, "libcurl's default CApath /etc/ssl/certs (host) against the sandbox's"),
+            ("the clone on disk instead of tmpfs", HC, HT, "$TMPDIR (/tmp, ext4 here) against /dev/shm"),
+        ]
+        w(f"What each difference isolates: per-round differences between two commands that differ in one thing, "
+          f"median [quartiles] over the {RV['rounds']} rounds, in ms. Wall time pairs the two runs of each round; "
+          "CPU is wait4's, so not for bwrap.")
+        w("")
+        w("| difference | commands | what differs | wall | CPU |")
+        w("| --- | --- | --- | ---: | ---: |")
+        for label, x, y, what in rows:
+            cpu = "n/a" if C in (x, y) else paired(x, y, "cpu_samples")
+            xy = f"{letter.get(x, '?')} − {letter.get(y, '?')}"
+            w(f"| {label} | {xy} | {what} | {paired(x, y, 'wall_samples')} | {cpu} |")
+        w("")
+        if RV.get("failures") and any(RV["failures"].values()):
+            w("Failed runs (excluded): " + ", ".join(f"{k}: {v}" for k, v in RV["failures"].items() if v))
+            w("")
+        if RV.get("server_cpu_ms_per_run") is not None:
+            w(f"The server (Python and `git http-backend`) used {RV['server_cpu_ms_per_run']:.0f} ms of CPU per run on "
+              "average, on the same 2 cores.")
+            w("")
+        VP = RV.get("verbose_phases") or {}
+        if VP:
+            names = list(VP)
+            w(f"Where the time goes: each review once more with `--verbose`, stderr read through a pipe and every line "
+              f"timestamped on arrival (median of {min(RV['verbose_rounds'].values())} rounds; no tracing). A phase ends "
+              "when its line arrives: `running the gateway in the sandbox` (isolated) or the `--bare` warning, the "
+              "gateway's `fetching`, its `reviewing … changed files`, then the outer process's `report written`.")
+            w("")
+            w("| phase (ms) | " + " | ".join(names) + " |")
+            w("| --- |" + " ---: |" * len(names))
+            for ph in next(iter(VP.values())):
+                w(f"| {ph} | " + " | ".join(f1(VP[n].get(ph)) for n in names) + " |")
+            w("")
+            tn = (RV.get("tunnels") or {}).get("review --isolated")
+            if tn:
+                per = list(zip(*tn))
+                cells = []
+                for i, col in enumerate(per):
+                    cells.append(f"tunnel {i + 1}: {statistics.median(t['up'] for t in col):,.0f} B up, "
+                                 f"{statistics.median(t['down'] for t in col):,.0f} B down, open "
+                                 f"{statistics.median(t['open_ms'] for t in col):.0f} ms")
+                w("The isolated review's egress proxy (its `--verbose` log, medians): " + "; ".join(cells) + ".")
+                w("")
+        SC = RV.get("strace_c") or {}
+        if SC:
+            names = list(SC)
+            w("System calls of one run each (`strace -f -c`, every process of the tree; counts only, since ptrace "
+              "slows git's fetch several times over); columns as lettered in the first table:")
+            w("")
+            w("| calls of | " + " | ".join(f"{letter.get(n, '?')}: {n.split(':')[0]}" for n in names) + " |")
+            w("| --- |" + " ---: |" * len(names))
+            w("| all | " + " | ".join(str((SC[n]["total"] or {}).get("calls", "?")) for n in names) + " |")
+            for k in ("execve", "clone", "clone3", "mount", "futex", "sched_yield", "epoll_wait", "connect",
+                      "read", "write", "sendto", "recvfrom", "sendmsg", "recvmsg", "pread64", "openat", "fsync"):
+                if any(k in SC[n]["rows"] for n in names):
+                    w(f"| {k} | " + " | ".join(str(SC[n]["rows"].get(k, {}).get("calls", 0)) for n in names) + " |")
+            w("")
+
     # -- memory -------------------------------------------------------------------------
     w("### 4. Memory")
     w("")
@@ -1134,7 +1654,13 @@ def cmd_render(a):
       f"| {verdict(None if cold is None else cold <= 500)} |")
     w(f"| launcher peak RSS ≤ 30 MB | launcher VmHWM {mib(hwm)} MiB; `time -f %M` {mib(rss_tree)} MiB "
       f"| {verdict(None if hwm is None else hwm * 1024 <= 30e6)} |")
-    w("| isolated review ≤ 1.05× bare review | pending: `auto-review review` does not exist yet | pending |")
+    RT = (R.get("review") or {}).get("tools") or {}
+    ri, rb = med(RT.get("review --isolated")), med(RT.get("review --bare"))
+    rbt = med(RT.get("review --bare, TMPDIR on tmpfs"))
+    r5 = ri / rb if ri and rb else None
+    extra = f"; × bare with TMPDIR on tmpfs: {ratio(ri, rbt)}" if rbt else ""
+    w(f"| isolated review ≤ 1.05× bare review | {ratio(ri, rb)} ({f1(ri)} vs {f1(rb)} ms{extra}) "
+      f"| {verdict(None if r5 is None else r5 <= 1.05)} |")
     w("")
 
     # -- commands -----------------------------------------------------------------------
@@ -1153,6 +1679,25 @@ def cmd_render(a):
                 continue
             seen.add((suite, line))
             w(f"# [{suite}] {name}")
+            w(line)
+    RV = R.get("review") or {}
+    if RV.get("commands"):
+        w(f"# [review] URL = {RV.get('url')} (bench/gitserver.py; the port changes every run);")
+        w("# [review] $WORK/review/tls/ca.pem is the throwaway CA; clone.sh is ANCHOR_SCRIPT in bench/bench.py;")
+        w("# [review] trust-*.pem = the bundle's or the host's ca-certificates.crt plus that CA; N = the round")
+        w("# [review] GITENV=" + shlex.quote(" ".join(f"{k}={v}" for k, v in GIT_ENV.items())))
+        for name, argv in RV["commands"].items():
+            env = (RV.get("envs") or {}).get(name)
+            prefix = ""
+            if env and name.startswith("review"):
+                prefix = " ".join(f"{k}={v}" for k, v in env.items()) + " "
+            elif env:
+                prefix = "env -i $GITENV " + " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()
+                                                     if k not in GIT_ENV) + " "
+            w(f"# [review] {name}")
+            line = prefix + subst(argv, P).replace(RV["url"], "$URL")
+            for k in ("ROOTFS", "WORK", "AR"):
+                line = line.replace(P[k], f"${k}")
             w(line)
     w("# [peak RSS] each warm command X, under GNU time:")
     w("/usr/bin/time -f '%M %R' -o $WORK/logs/time.out -- X")

@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
 # bench/run.sh: issue 6's benchmark harness. Measures auto-review's sandbox launcher side by side
-# with bubblewrap, rootless runc and crun on the same unpacked rootfs, and writes the results into
-# docs/BENCHMARKS.md (between the GENERATED markers).
+# with bubblewrap, rootless runc and crun on the same unpacked rootfs, and a whole review
+# (`auto-review review`, isolated against --bare, with bwrap as the anchor) of a generated repository
+# served over HTTPS from 127.0.0.1, and writes the results into docs/BENCHMARKS.md (between the
+# GENERATED markers).
 #
 #   bench/run.sh [--quick] [--no-docs]
 #
-#   --quick     fewer rounds: 1-2 minutes instead of about 5 (do not commit quick numbers)
+#   --quick     fewer rounds: about 2 minutes instead of about 5 (do not commit quick numbers)
 #   --no-docs   leave docs/BENCHMARKS.md alone; results go to bench/results/ only
 #
 # Needs dist/auto-review (run ./build.sh first); builds nothing itself.
 #
 # Run as root: it installs the comparison tools from Debian if missing (bubblewrap, crun, runc,
-# python3, strace, time; never runtime dependencies of auto-review), creates the unprivileged user
+# python3, strace, time, openssl, git; never runtime dependencies of auto-review), creates the unprivileged user
 # $BENCH_USER (default arbench) and re-runs itself as that user with runuser, so every measurement
 # is rootless, and the bundle cache belongs to that user.
 # Run as an ordinary user: it measures as you; tools that are missing are left out (bwrap and
 # python3 are required).
 #
-# Everything is bounded: fixed round counts, a 30 s timeout on every command, no network.
+# Everything is bounded: fixed round counts, a timeout on every command (30 s; 90 s for a review),
+# no network beyond 127.0.0.1 (the review suite's git server listens there only).
+# The review suite's repository is generated once and kept in the work directory (review-cache/).
 # Results: bench/results/results.json (raw samples) and results.md (the generated section).
 # Benchmarks are not part of CI: .ci/run does not call this script.
 set -euo pipefail
@@ -35,7 +39,7 @@ while [[ $# -gt 0 ]]; do
     --no-docs) update_docs=0 ;;
     --user-phase) user_phase=1 ;;           # internal: the re-exec as the bench user
     --work) work="${2:?--work needs a directory}"; shift ;;  # internal
-    -h|--help) sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
   shift
@@ -60,15 +64,23 @@ ar="$repo/dist/auto-review"
 
 # Copies the executable and the harness into $1, so that a rebuild of dist/ during the run
 # changes nothing, and the bench user can read them wherever the checkout lives.
+# The review suite's generated repository (review-cache/) survives: it is keyed by the generator's
+# parameters and source, so it is rebuilt only when those change.
 prepare_work() {
-  local dir="$1"
+  local dir="$1" keep=""
   if [[ -e "$dir" ]]; then
     chmod -R u+w "$dir" 2>/dev/null || true
+    if [[ -d "$dir/review-cache" ]]; then
+      keep="$(dirname "$dir")/.auto-review-bench-review-cache.$$"
+      rm -rf "$keep"
+      mv "$dir/review-cache" "$keep"
+    fi
     rm -rf "$dir"
   fi
   mkdir -p "$dir/bench"
+  if [[ -n "$keep" ]]; then mv "$keep" "$dir/review-cache"; fi
   cp "$ar" "$dir/auto-review"
-  cp "$here/bench.py" "$here/run.sh" "$dir/bench/"
+  cp "$here/bench.py" "$here/genrepo.py" "$here/gitserver.py" "$here/run.sh" "$dir/bench/"
   chmod 0755 "$dir/auto-review" "$dir/bench/run.sh"
   say "measuring $(sha256sum "$dir/auto-review" | cut -c1-16)… ($("$dir/auto-review" --version 2>/dev/null | head -n1))"
 }
@@ -99,7 +111,7 @@ collect_results() {
 if [[ $(id -u) -eq 0 ]]; then
   # --- root: install the comparison tools, make the unprivileged user, re-run as that user -------
   export DEBIAN_FRONTEND=noninteractive
-  required=(bubblewrap crun runc python3 strace time util-linux)
+  required=(bubblewrap crun runc python3 strace time util-linux openssl git)
   missing=()
   for p in "${required[@]}"; do
     [[ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)" == installed ]] || missing+=("$p")
@@ -133,7 +145,7 @@ else
   # --- an ordinary user: measure as this user with what is installed -----------------------------
   command -v python3 >/dev/null || die "python3 is missing: sudo apt-get install python3 (or run bench/run.sh as root)"
   command -v bwrap >/dev/null || die "bwrap is missing: sudo apt-get install bubblewrap (or run bench/run.sh as root)"
-  for t in crun runc strace /usr/bin/time; do
+  for t in crun runc strace /usr/bin/time openssl; do
     command -v "$t" >/dev/null || say "warning: $t is not installed: what needs it is left out (run as root to install it)"
   done
   work="${XDG_CACHE_HOME:-$HOME/.cache}/auto-review-bench"
