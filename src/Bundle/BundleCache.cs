@@ -76,6 +76,7 @@ public sealed class BundleCache(string root)
         try
         {
             FileInterop.Lock(lockHandle, exclusive: false, LockPath(digest));
+            RecordUse(digest);
             if (QuickCheck(directory, manifest).State == CacheState.Ready)
                 return new BundleLease(directory, manifest, lockHandle);
 
@@ -220,21 +221,34 @@ public sealed class BundleCache(string root)
             .ToList();
     }
 
+    /// <summary>How many other versions the automatic prune after an unpack keeps, the most recently used first:
+    /// two versions used in turn (a CI runner serving two pipelines, a release and a development build) must not
+    /// unpack each other away at every launch.</summary>
+    public const int RecentVersionsKept = 2;
+
     /// <summary>
-    /// Removes every bundle but <paramref name="keepDigestHex"/> that no sandbox holds, and temporary directories
-    /// of crashed unpacks (whose digest's lock nobody holds).
+    /// Removes every bundle but <paramref name="keepDigestHex"/> and the <paramref name="keepRecent"/> most recently
+    /// used others that no sandbox holds, and temporary directories of crashed unpacks (whose digest's lock nobody
+    /// holds). A bundle's last use is its lock file's modification time, which every launch sets.
     /// </summary>
-    public PruneResult Prune(string? keepDigestHex)
+    public PruneResult Prune(string? keepDigestHex, int keepRecent = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(keepRecent);
         var removed = new List<string>();
         var kept = new List<string>();
         if (!System.IO.Directory.Exists(BundlesDirectory))
             return new PruneResult(removed, kept);
+        var recent = System.IO.Directory.EnumerateDirectories(BundlesDirectory)
+            .Select(Path.GetFileName)
+            .Where(name => !name!.StartsWith(TempPrefix, StringComparison.Ordinal) && name != keepDigestHex)
+            .OrderByDescending(name => File.GetLastWriteTimeUtc(LockPath(name!)))
+            .Take(keepRecent)
+            .ToHashSet(StringComparer.Ordinal);
         foreach (string entry in System.IO.Directory.EnumerateDirectories(BundlesDirectory).Order(StringComparer.Ordinal).ToList())
         {
             string name = Path.GetFileName(entry);
             string digest = name.StartsWith(TempPrefix, StringComparison.Ordinal) ? name[TempPrefix.Length..].Split('-')[0] : name;
-            if (digest == keepDigestHex && !name.StartsWith(TempPrefix, StringComparison.Ordinal))
+            if ((digest == keepDigestHex || recent.Contains(name)) && !name.StartsWith(TempPrefix, StringComparison.Ordinal))
                 continue;
             using SafeFileHandle lockHandle = OpenLock(digest);
             if (!FileInterop.TryLockExclusive(lockHandle, LockPath(digest)))
@@ -248,6 +262,19 @@ public sealed class BundleCache(string root)
             removed.Add(entry);
         }
         return new PruneResult(removed, kept);
+    }
+
+    /// <summary>Stamps the lock file with the time of this launch, which <see cref="Prune"/> orders versions by. A
+    /// read-only cache (another user's, say) is used all the same, just without the stamp.</summary>
+    private void RecordUse(string digest)
+    {
+        try
+        {
+            File.SetLastWriteTimeUtc(LockPath(digest), DateTime.UtcNow);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
     }
 
     private bool InUse(string digest)

@@ -16,7 +16,7 @@ internal static class EmbeddedBundle
 
     /// <summary>
     /// The unpacked rootfs, held with a shared lock. A first unpack says so on stderr when that is a terminal,
-    /// and is followed by a prune of other versions nobody uses (the update path).
+    /// and is followed by a prune of other versions nobody uses, but for the most recently used few (the update path).
     /// </summary>
     public static BundleLease Acquire()
     {
@@ -24,7 +24,7 @@ internal static class EmbeddedBundle
         EmbeddedPayload payload = Payload();
         BundleLease lease = cache.Acquire(payload, Console.IsErrorRedirected ? null : message => Console.Error.WriteLine($"auto-review: {message}"));
         if (lease.Unpacked)
-            cache.Prune(keepDigestHex: payload.Manifest.DigestHex);
+            cache.Prune(keepDigestHex: payload.Manifest.DigestHex, keepRecent: BundleCache.RecentVersionsKept);
         return lease;
     }
 

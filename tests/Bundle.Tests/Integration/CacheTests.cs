@@ -139,6 +139,49 @@ public sealed class CacheTests : IDisposable
     }
 
     [SkippableFact]
+    public void TwoVersionsUsedInTurn_DoNotUnpackEachOtherAway_WhileOlderUnusedOnesArePruned()
+    {
+        Sandboxes.Require();
+        using var work = new TemporaryDirectory("ar-other-version-");
+        string other = OtherVersion(work);
+        _cache.Run("bundle", "path").ExitCode.ShouldBe(0);
+        // Three stale versions, last used one, two and three days ago (their lock files' times), and one more recent.
+        string[] stale = new[] { "a1", "a2", "a3" }.Select(n => n.PadRight(64, '0')).ToArray();
+        for (int i = 0; i < stale.Length; i++)
+        {
+            Directory.CreateDirectory(Path.Combine(_cache.Bundles, stale[i]));
+            string lockFile = Path.Combine(_cache.Bundles, stale[i] + ".lock");
+            File.WriteAllText(lockFile, "");
+            File.SetLastWriteTimeUtc(lockFile, DateTime.UtcNow.AddDays(-(i + 1)));
+        }
+        string current = Path.GetFileName(BundleDirectory);
+
+        CommandResult first = Commands.Run(other, ["bundle", "path"], environment: _cache.Environment);
+        first.ExitCode.ShouldBe(0, first.ToString());
+        string otherDirectory = Path.GetDirectoryName(first.Stdout.Trim())!;
+        long otherInode = Inode(otherDirectory), currentInode = Inode(BundleDirectory);
+        // Unpacking the other version pruned the two stale versions least recently used, and kept the current one
+        // and the most recent stale one.
+        Directory.GetDirectories(_cache.Bundles).Select(Path.GetFileName).ShouldBe(
+            [current, Path.GetFileName(otherDirectory), stale[0]], ignoreOrder: true);
+
+        for (int round = 0; round < 3; round++)
+        {
+            _cache.Run("bundle", "path").ExitCode.ShouldBe(0);
+            Commands.Run(other, ["bundle", "path"], environment: _cache.Environment).ExitCode.ShouldBe(0);
+        }
+        Inode(BundleDirectory).ShouldBe(currentInode, "the current version was unpacked again");
+        Inode(otherDirectory).ShouldBe(otherInode, "the other version was unpacked again");
+    }
+
+    private static long Inode(string path)
+    {
+        CommandResult stat = Commands.Run("/usr/bin/stat", ["-c", "%i", path]);
+        stat.ExitCode.ShouldBe(0, stat.ToString());
+        return long.Parse(stat.Stdout.Trim(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [SkippableFact]
     public void UnwritableCacheDirectory_GivesAClearError_AndWritesNothing()
     {
         Skip.If(Environment.UserName == "root" || Tmds.Linux.LibC.geteuid() == 0, "root ignores directory permissions; CI runs this as an unprivileged user");
