@@ -28,7 +28,9 @@ internal static class GatewayCommand
             .ToDictionary(e => (string)e.Key, e => (string?)e.Value ?? "", StringComparer.Ordinal);
         string? token = environment.GetValueOrDefault(TokenVariable) is { Length: > 0 } t ? t : null;
         string? apiKey = environment.GetValueOrDefault(LlmOptions.ApiKeyVariable);
-        string Redact(string message) => Redaction.Redact(message, token, apiKey);
+        // Messages name a local source by its host path: the sandbox's mount point means nothing to the user.
+        string Redact(string message) => Redaction.Redact(
+            options.SourceName is { } name ? message.Replace(options.Source, name, StringComparison.Ordinal) : message, token, apiKey);
         void Log(string line) => Console.Error.WriteLine($"auto-review: gateway: {Redact(line)}");
 
         try

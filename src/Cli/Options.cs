@@ -101,6 +101,9 @@ internal sealed class GatewayOptions
     [Option("source", Required = true, HelpText = "An https:// URL or a local repository path.")]
     public string Source { get; set; } = "";
 
+    [Option("source-name", HelpText = "How messages name a local source (its path on the host, not the sandbox's mount point).")]
+    public string? SourceName { get; set; }
+
     [Option("base")]
     public string? Base { get; set; }
 

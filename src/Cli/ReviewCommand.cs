@@ -197,7 +197,8 @@ internal static class ReviewCommand
     {
         List<string> arguments =
         [
-            "gateway", "--source", source, "--report", report, "--work-dir", workDirectory, "--git", git,
+            "gateway", "--source", source, "--source-name", plan.RepositoryUrl is null ? plan.LocalPath! : source,
+            "--report", report, "--work-dir", workDirectory, "--git", git,
             "--reviewer", plan.Options.Reviewer, "--max-diff-bytes", plan.Options.MaxDiffBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ];
         if (plan.Options.Base is { } @base) arguments.AddRange(["--base", @base]);

@@ -58,6 +58,46 @@ public sealed class LocalSourceTests : IAsyncLifetime
     }
 
     [SkippableFact]
+    [Trait("Category", "RequiresRoot")] // .ci/run runs this category as root
+    public void A_repository_owned_by_another_user_is_reviewed_in_place_isolated_and_bare()
+    {
+        Skip.IfNot(Commands.Run("/usr/bin/id", ["-u"]).Stdout.Trim() == "0", "giving the repository to another user needs root");
+        Sandboxes.Require();
+        // Inside the sandbox, an owner outside the single-id mapping shows as the overflow uid: git's ownership check
+        // would refuse the repository without the gateway's safe.directory.
+        CommandResult chown = Commands.Run("/usr/bin/chown", ["-R", "12345:54321", repo.WorkingDirectory]);
+        chown.ExitCode.ShouldBe(0, chown.ToString());
+        CommandResult chmod = Commands.Run("/usr/bin/chmod", ["-R", "a+rX", repo.WorkingDirectory]);
+        chmod.ExitCode.ShouldBe(0, chmod.ToString());
+
+        foreach (string[] mode in new[] { Array.Empty<string>(), ["--bare"] })
+        {
+            CommandResult result = Run.AutoReview(["review", repo.WorkingDirectory, "--format", "json", .. mode]);
+            result.ExitCode.ShouldBe(1, result.ToString());
+            ProblemRepository.ShouldBeTheExpectedFindings(Reports.ParseJson(result.Stdout).Findings, result.ToString());
+        }
+    }
+
+    [SkippableFact]
+    [Trait("Category", "RequiresRoot")] // .ci/run runs this category as root
+    public void A_repository_only_root_could_read_is_refused_naming_its_host_path()
+    {
+        Skip.IfNot(Commands.Run("/usr/bin/id", ["-u"]).Stdout.Trim() == "0", "giving the repository to another user needs root");
+        Sandboxes.Require();
+        // Root reads it on the host through its capabilities; in the sandbox nothing has any, as for an ordinary user.
+        CommandResult chown = Commands.Run("/usr/bin/chown", ["12345:54321", repo.WorkingDirectory]);
+        chown.ExitCode.ShouldBe(0, chown.ToString());
+        File.SetUnixFileMode(repo.WorkingDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+
+        CommandResult result = Run.AutoReview("review", repo.WorkingDirectory);
+
+        result.ExitCode.ShouldBe(2, result.ToString());
+        result.Stderr.ShouldContain($"auto-review: {repo.WorkingDirectory} cannot be read: permission denied.");
+        result.Stderr.ShouldNotContain("/work/source");
+        result.ShouldHaveNoStackTrace();
+    }
+
+    [SkippableFact]
     public void The_default_for_a_local_source_with_rules_is_no_network()
     {
         Sandboxes.Require();

@@ -122,6 +122,19 @@ public static class RepositoryClone
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(options);
         string full = Path.GetFullPath(path);
+        try
+        {
+            _ = Directory.EnumerateFileSystemEntries(full).FirstOrDefault();
+        }
+        catch (UnauthorizedAccessException)
+        {
+            throw new ArgumentException($"{Printable.Escape(full)} cannot be read: permission denied. Git runs without privileges here, so the "
+                + "repository must be readable through its own permissions (root's override does not count)");
+        }
+        catch (DirectoryNotFoundException)
+        {
+            throw new ArgumentException($"{Printable.Escape(full)} does not exist or is not a directory");
+        }
         string dotGit = Path.Combine(full, ".git");
         string gitDir;
         if (Directory.Exists(dotGit))
