@@ -1,4 +1,5 @@
 using System.Collections;
+using System.Runtime.InteropServices;
 using AutoReview.Gateway;
 using AutoReview.Gateway.Context;
 using AutoReview.Gateway.Git;
@@ -33,10 +34,22 @@ internal static class GatewayCommand
             options.SourceName is { } name ? message.Replace(options.Source, name, StringComparison.Ordinal) : message, token, apiKey);
         void Log(string line) => Console.Error.WriteLine($"auto-review: gateway: {Redact(line)}");
 
+        // A signal cancels the job, which kills the git process tree it is running, rather than leaving git behind
+        // (with --bare there is no pid namespace to take it down); the status is then 128+N, as if it had killed us.
+        using var cancellation = new CancellationTokenSource();
+        int signalled = 0;
+        PosixSignalRegistration Cancel(PosixSignal signal, int number) => PosixSignalRegistration.Create(signal, context =>
+        {
+            context.Cancel = true;
+            Interlocked.CompareExchange(ref signalled, number, 0);
+            cancellation.Cancel();
+        });
+        using PosixSignalRegistration hup = Cancel(PosixSignal.SIGHUP, 1), interrupt = Cancel(PosixSignal.SIGINT, 2),
+            quit = Cancel(PosixSignal.SIGQUIT, 3), terminate = Cancel(PosixSignal.SIGTERM, 15);
         try
         {
             ReviewRequest request = BuildRequest(options, environment, token, options.Verbose ? Log : null);
-            FindingsReport report = ReviewJob.RunAsync(request).GetAwaiter().GetResult();
+            FindingsReport report = ReviewJob.RunAsync(request, cancellation.Token).GetAwaiter().GetResult();
             using var file = new FileStream(options.Report, FileMode.CreateNew, FileAccess.Write);
             file.Write(FindingsWriter.ToJson(report.Findings, report.Notes));
             file.Flush(flushToDisk: true);
@@ -46,6 +59,11 @@ internal static class GatewayCommand
         {
             Console.Error.WriteLine($"auto-review: {Redact(e.Message)}");
             return ExitCodes.Usage;
+        }
+        catch (OperationCanceledException) when (signalled != 0)
+        {
+            Console.Error.WriteLine($"auto-review: gateway: stopped by signal {signalled}");
+            return 128 + signalled;
         }
         catch (Exception e) when (e is GitCommandException or ReviewFailedException or DiffFormatException or HttpRequestException
                                       or IOException or UnauthorizedAccessException or OperationCanceledException)

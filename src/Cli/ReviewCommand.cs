@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using AutoReview.Bundle;
 using AutoReview.Egress;
 using AutoReview.Gateway;
@@ -51,7 +52,7 @@ internal static class ReviewCommand
                     return exit;
                 if (exit > 128)
                 {
-                    Console.Error.WriteLine($"auto-review: the gateway was killed by signal {exit - 128}; no report");
+                    Console.Error.WriteLine($"auto-review: the gateway stopped on signal {exit - 128}; no report");
                     return exit;
                 }
                 Console.Error.WriteLine($"auto-review: the gateway failed with exit status {exit}; no report");
@@ -272,6 +273,12 @@ internal static class ReviewCommand
             foreach ((string key, string value) in plan.PassedEnvironment)
                 start.Environment[key] = value;
             using Process process = Process.Start(start)!;
+            // A signal to this process is passed on and waited for, as the launcher does for a sandbox: the gateway
+            // ends first, then the temporary directory is removed, whatever stopped the review.
+            using PosixSignalRegistration hup = Forward(PosixSignal.SIGHUP, 1, process.Id);
+            using PosixSignalRegistration interrupt = Forward(PosixSignal.SIGINT, 2, process.Id);
+            using PosixSignalRegistration quit = Forward(PosixSignal.SIGQUIT, 3, process.Id);
+            using PosixSignalRegistration terminate = Forward(PosixSignal.SIGTERM, 15, process.Id);
             process.WaitForExit();
             return process.ExitCode;
         }
@@ -280,6 +287,13 @@ internal static class ReviewCommand
             if (trustFile is not null) File.Delete(trustFile);
         }
     }
+
+    private static PosixSignalRegistration Forward(PosixSignal signal, int number, int pid) =>
+        PosixSignalRegistration.Create(signal, context =>
+        {
+            context.Cancel = true;
+            Interop.ProcessInterop.Signal(pid, number);
+        });
 
     /// <summary>Reads the report the gateway left. The gateway has exited (in the sandbox, its whole pid namespace
     /// is gone), so nothing can swap the file while it is checked and read.</summary>
