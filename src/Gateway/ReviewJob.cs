@@ -106,6 +106,8 @@ public static class ReviewJob
             findings = result.Findings;
             notes.AddRange(result.Notes);
         }
+        if (revisions.MergeBaseSha == revisions.HeadSha)
+            notes.Add("head is already part of base: there is nothing to review (name another base with --base)");
         notes.Add($"reviewed {revisions.BaseSha}...{revisions.HeadSha} (merge base {revisions.MergeBaseSha})");
         return new FindingsReport(FindingOrder.Sort(findings), notes);
     }

@@ -86,6 +86,17 @@ public sealed class ReviewJobTests : IDisposable
     }
 
     [Fact]
+    public async Task A_head_already_in_base_says_there_is_nothing_to_review()
+    {
+        using RepositoryBuilder repo = await FeatureRepositoryAsync();
+
+        FindingsReport report = await ReviewJob.RunAsync(Local(repo.WorkingDirectory, @base: "feature", head: "main"));
+
+        report.Findings.ShouldBeEmpty();
+        report.Notes.ShouldContain("head is already part of base: there is nothing to review (name another base with --base)");
+    }
+
+    [Fact]
     public async Task Without_origin_HEAD_or_main_the_base_must_be_named()
     {
         using RepositoryBuilder repo = await RepositoryBuilder.CreateAsync(git, initialBranch: "develop");

@@ -161,6 +161,7 @@ public sealed class LocalSourceTests : IAsyncLifetime
 
         result.ExitCode.ShouldBe(0, result.ToString());
         result.Stdout.ShouldStartWith("## auto-review: no findings\n");
+        result.Stdout.ShouldContain("head is already part of base: there is nothing to review");
     }
 
     [SkippableFact]
