@@ -19,16 +19,12 @@ internal sealed class EgressProxySession
 
     private readonly EgressPolicy policy;
     private readonly bool verbose;
-    private int denied;
 
     public EgressProxySession(EgressPolicy policy, bool verbose)
     {
         this.policy = policy;
         this.verbose = verbose;
     }
-
-    /// <summary>Connections the proxy refused (denied by the allowlist, or not a valid CONNECT).</summary>
-    public int Denied => Volatile.Read(ref denied);
 
     /// <summary>The variables that point HTTP clients inside (libcurl, .NET, most others) at the proxy.</summary>
     public static IEnumerable<KeyValuePair<string, string>> ProxyEnvironment()
@@ -67,8 +63,6 @@ internal sealed class EgressProxySession
 
     private void Log(EgressLogEntry entry)
     {
-        if (entry.Decision is EgressOutcome.Denied or EgressOutcome.Rejected)
-            Interlocked.Increment(ref denied);
         if (verbose || entry.Decision != EgressOutcome.Allowed)
             Console.Error.WriteLine($"auto-review: {entry}");
     }

@@ -1,5 +1,4 @@
 using System.Collections;
-using System.Runtime.InteropServices;
 using AutoReview.Gateway;
 using AutoReview.Gateway.Context;
 using AutoReview.Gateway.Git;
@@ -38,14 +37,11 @@ internal static class GatewayCommand
         // (with --bare there is no pid namespace to take it down); the status is then 128+N, as if it had killed us.
         using var cancellation = new CancellationTokenSource();
         int signalled = 0;
-        PosixSignalRegistration Cancel(PosixSignal signal, int number) => PosixSignalRegistration.Create(signal, context =>
+        using var signals = new TerminationSignals(number =>
         {
-            context.Cancel = true;
             Interlocked.CompareExchange(ref signalled, number, 0);
             cancellation.Cancel();
         });
-        using PosixSignalRegistration hup = Cancel(PosixSignal.SIGHUP, 1), interrupt = Cancel(PosixSignal.SIGINT, 2),
-            quit = Cancel(PosixSignal.SIGQUIT, 3), terminate = Cancel(PosixSignal.SIGTERM, 15);
         try
         {
             ReviewRequest request = BuildRequest(options, environment, token, options.Verbose ? Log : null);

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using AutoReview.Bundle;
 using AutoReview.Egress;
 using AutoReview.Gateway;
@@ -43,7 +42,9 @@ internal static class ReviewCommand
         DirectoryInfo temporary = Directory.CreateTempSubdirectory("auto-review-review-");
         try
         {
-            int exit = options.Bare ? RunBare(plan, temporary.FullName) : RunIsolated(plan, temporary.FullName);
+            // The gateway creates report.json here: bound at /work/out in the sandbox, or given as is with --bare.
+            string outDirectory = temporary.CreateSubdirectory("out").FullName;
+            int exit = options.Bare ? RunBare(plan, temporary.FullName, outDirectory) : RunIsolated(plan, outDirectory);
             if (exit != ExitCodes.Ok)
             {
                 // The gateway has said why on stderr; a signal or an unexpected status is said here. A signal
@@ -58,8 +59,7 @@ internal static class ReviewCommand
                 Console.Error.WriteLine($"auto-review: the gateway failed with exit status {exit}; no report");
                 return ExitCodes.Error;
             }
-            string reportPath = options.Bare ? Path.Combine(temporary.FullName, ReportName) : Path.Combine(temporary.FullName, "out", ReportName);
-            FindingsReport report = ReadReport(reportPath);
+            FindingsReport report = ReadReport(Path.Combine(outDirectory, ReportName));
             byte[] rendered = FindingsWriter.Write(plan.Format, report.Findings, report.Notes,
                 plan.Reviewer == ReviewerKind.Rules ? RulesReviewer.AllRules : null);
             if (options.Output is null)
@@ -198,10 +198,10 @@ internal static class ReviewCommand
     {
         List<string> arguments =
         [
-            "gateway", "--source", source, "--source-name", plan.RepositoryUrl is null ? plan.LocalPath! : source,
-            "--report", report, "--work-dir", workDirectory, "--git", git,
+            "gateway", "--source", source, "--report", report, "--work-dir", workDirectory, "--git", git,
             "--reviewer", plan.Options.Reviewer, "--max-diff-bytes", plan.Options.MaxDiffBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ];
+        if (plan.LocalPath is not null) arguments.AddRange(["--source-name", plan.LocalPath]);
         if (plan.Options.Base is { } @base) arguments.AddRange(["--base", @base]);
         if (plan.Options.Head is { } head) arguments.AddRange(["--head", head]);
         if (proxy) arguments.AddRange(["--proxy", EgressProxySession.SandboxProxyUri.GetLeftPart(UriPartial.Authority)]);
@@ -209,15 +209,14 @@ internal static class ReviewCommand
         return arguments;
     }
 
-    private static int RunIsolated(Plan plan, string temporary)
+    private static int RunIsolated(Plan plan, string outDirectory)
     {
-        string outDirectory = Directory.CreateDirectory(Path.Combine(temporary, "out")).FullName;
-        string? trustFile = null;
         try
         {
             using BundleLease lease = EmbeddedBundle.Acquire();
-            if (plan.Options.CaFiles.Any())
-                trustFile = TrustStore.Combine(Path.Join(lease.RootFs, TrustStore.BundlePath), plan.Options.CaFiles.ToList());
+            using TrustFile? trust = plan.Options.CaFiles.Any()
+                ? TrustStore.Combine(Path.Join(lease.RootFs, TrustStore.BundlePath), plan.Options.CaFiles.ToList())
+                : null;
             var mounts = new List<MountSpec> { new(MountKind.Bind, SandboxOut, outDirectory) };
             if (plan.LocalPath is not null)
                 mounts.Add(new MountSpec(MountKind.ReadOnlyBind, SandboxSource, plan.LocalPath));
@@ -227,7 +226,7 @@ internal static class ReviewCommand
                 .. GatewayArguments(plan, plan.RepositoryUrl?.OriginalString ?? SandboxSource, $"{SandboxOut}/{ReportName}", SandboxWork,
                     "/usr/bin/git", proxy: plan.Network == NetworkChoice.Proxy),
             ];
-            SandboxSpec spec = EmbeddedBundle.Spec(lease, command, plan.Network, trustFile, mounts, plan.PassedEnvironment);
+            SandboxSpec spec = EmbeddedBundle.Spec(lease, command, plan.Network, trust?.Path, mounts, plan.PassedEnvironment);
             if (plan.Options.Verbose)
                 Console.Error.WriteLine($"auto-review: running the gateway in the sandbox; network: {Describe(plan)}");
             SandboxExit exit = plan.Network == NetworkChoice.Proxy
@@ -240,10 +239,6 @@ internal static class ReviewCommand
             Console.Error.WriteLine($"auto-review: {e.Message}");
             return ExitCodes.SandboxFailed;
         }
-        finally
-        {
-            if (trustFile is not null) File.Delete(trustFile);
-        }
     }
 
     private static string Describe(Plan plan) => plan.Network switch
@@ -253,47 +248,30 @@ internal static class ReviewCommand
         _ => "none (loopback only)",
     };
 
-    private static int RunBare(Plan plan, string temporary)
+    private static int RunBare(Plan plan, string temporary, string outDirectory)
     {
         Console.Error.WriteLine("auto-review: WARNING: --bare: the gateway runs WITHOUT isolation. git, the repository's content and the model's "
             + "answers are handled with all of this user's access to files and the network.");
-        string? trustFile = plan.Options.CaFiles.Any() ? TrustStore.Combine(TrustStore.BundlePath, plan.Options.CaFiles.ToList()) : null;
-        try
-        {
-            var start = new ProcessStartInfo(EmbeddedBundle.Executable) { UseShellExecute = false };
+        using TrustFile? trust = plan.Options.CaFiles.Any() ? TrustStore.Combine(TrustStore.BundlePath, plan.Options.CaFiles.ToList()) : null;
+        var start = new ProcessStartInfo(EmbeddedBundle.Executable) { UseShellExecute = false };
             string git = FindOnPath("git") ?? throw new UsageException("--bare needs git on this machine's PATH");
-            foreach (string argument in GatewayArguments(plan, plan.RepositoryUrl?.OriginalString ?? plan.LocalPath!,
-                         Path.Combine(temporary, ReportName), Directory.CreateDirectory(Path.Combine(temporary, "work")).FullName, git, proxy: false))
-                start.ArgumentList.Add(argument);
-            start.Environment.Clear();
-            start.Environment["PATH"] = Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin";
-            start.Environment["DOTNET_SYSTEM_GLOBALIZATION_INVARIANT"] = "1";
-            if (trustFile is not null)
-                start.Environment["SSL_CERT_FILE"] = start.Environment["GIT_SSL_CAINFO"] = trustFile;
-            foreach ((string key, string value) in plan.PassedEnvironment)
-                start.Environment[key] = value;
-            using Process process = Process.Start(start)!;
-            // A signal to this process is passed on and waited for, as the launcher does for a sandbox: the gateway
-            // ends first, then the temporary directory is removed, whatever stopped the review.
-            using PosixSignalRegistration hup = Forward(PosixSignal.SIGHUP, 1, process.Id);
-            using PosixSignalRegistration interrupt = Forward(PosixSignal.SIGINT, 2, process.Id);
-            using PosixSignalRegistration quit = Forward(PosixSignal.SIGQUIT, 3, process.Id);
-            using PosixSignalRegistration terminate = Forward(PosixSignal.SIGTERM, 15, process.Id);
-            process.WaitForExit();
-            return process.ExitCode;
-        }
-        finally
-        {
-            if (trustFile is not null) File.Delete(trustFile);
-        }
+        foreach (string argument in GatewayArguments(plan, plan.RepositoryUrl?.OriginalString ?? plan.LocalPath!,
+                     Path.Combine(outDirectory, ReportName), Directory.CreateDirectory(Path.Combine(temporary, "work")).FullName, git, proxy: false))
+            start.ArgumentList.Add(argument);
+        start.Environment.Clear();
+        start.Environment["PATH"] = Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin";
+        start.Environment["DOTNET_SYSTEM_GLOBALIZATION_INVARIANT"] = "1";
+        if (trust is not null)
+            start.Environment["SSL_CERT_FILE"] = start.Environment["GIT_SSL_CAINFO"] = trust.Path;
+        foreach ((string key, string value) in plan.PassedEnvironment)
+            start.Environment[key] = value;
+        using Process process = Process.Start(start)!;
+        // A signal to this process is passed on and waited for, as the launcher does for a sandbox: the gateway
+        // ends first, then the temporary directory is removed, whatever stopped the review.
+        using var signals = new TerminationSignals(number => Interop.ProcessInterop.Signal(process.Id, number));
+        process.WaitForExit();
+        return process.ExitCode;
     }
-
-    private static PosixSignalRegistration Forward(PosixSignal signal, int number, int pid) =>
-        PosixSignalRegistration.Create(signal, context =>
-        {
-            context.Cancel = true;
-            Interop.ProcessInterop.Signal(pid, number);
-        });
 
     /// <summary>Reads the report the gateway left. The gateway has exited (in the sandbox, its whole pid namespace
     /// is gone), so nothing can swap the file while it is checked and read.</summary>

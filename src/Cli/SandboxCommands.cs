@@ -24,13 +24,13 @@ internal static class SandboxCommands
             return RunBare(args);
         if (args.RootFs is not null && args.CaFiles.Count > 0)
             throw new UsageException("sandbox run: --ca-file works with the embedded bundle, not with --rootfs");
-        string? trustFile = null;
         try
         {
             using BundleLease? lease = args.RootFs is null ? EmbeddedBundle.Acquire() : null;
-            if (lease is not null && args.CaFiles.Count > 0)
-                trustFile = TrustStore.Combine(Path.Join(lease.RootFs, TrustStore.BundlePath), args.CaFiles);
-            SandboxSpec spec = lease is null ? CustomRootSpec(args) : BundleSpec(args, lease, trustFile);
+            using TrustFile? trust = lease is not null && args.CaFiles.Count > 0
+                ? TrustStore.Combine(Path.Join(lease.RootFs, TrustStore.BundlePath), args.CaFiles)
+                : null;
+            SandboxSpec spec = lease is null ? CustomRootSpec(args) : BundleSpec(args, lease, trust?.Path);
             return args.Network == NetworkChoice.Proxy
                 ? new EgressProxySession(ParsePolicy(args.AllowHosts), verbose: true).Run(spec).ExitCode
                 : Launcher.Run(spec).ExitCode;
@@ -41,10 +41,6 @@ internal static class SandboxCommands
             return e.Step != SetupStep.Exec ? ExitCodes.SandboxFailed
                 : e.Errno == Errno.ENOENT ? ExitCodes.NotFound
                 : ExitCodes.CannotExecute;
-        }
-        finally
-        {
-            if (trustFile is not null) File.Delete(trustFile);
         }
     }
 

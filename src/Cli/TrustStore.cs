@@ -13,7 +13,7 @@ internal static class TrustStore
     public const string BundlePath = "/etc/ssl/certs/ca-certificates.crt";
 
     /// <param name="basePem">The trust anchors to start from (the bundle's, or the host's for --bare); it may be missing.</param>
-    public static string Combine(string basePem, IReadOnlyList<string> caFiles)
+    public static TrustFile Combine(string basePem, IReadOnlyList<string> caFiles)
     {
         var pem = new System.Text.StringBuilder(File.Exists(basePem) ? File.ReadAllText(basePem) : "");
         foreach (string caFile in caFiles)
@@ -47,6 +47,14 @@ internal static class TrustStore
             file.Write(System.Text.Encoding.ASCII.GetBytes(pem.ToString()));
         }
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
-        return path;
+        return new TrustFile(path);
     }
+}
+
+/// <summary>The combined PEM file, deleted on dispose.</summary>
+internal sealed class TrustFile(string path) : IDisposable
+{
+    public string Path { get; } = path;
+
+    public void Dispose() => File.Delete(Path);
 }
