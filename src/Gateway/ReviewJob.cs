@@ -116,9 +116,8 @@ public static class ReviewJob
     {
         foreach (string candidate in (string[])["refs/remotes/origin/HEAD", "refs/heads/main"])
         {
-            GitResult result = await repository.Runner.RunUncheckedAsync(
-                [$"--git-dir={repository.GitDirectory}", "rev-parse", "--verify", "--quiet", "--end-of-options", candidate + "^{commit}"],
-                repository.GitDirectory, cancellationToken).ConfigureAwait(false);
+            // Any failure means "not this one": a dangling origin/HEAD (exit 1 with a warning) falls through to main.
+            GitResult result = await repository.RunUncheckedAsync(RepositoryClone.CommitOf(candidate), cancellationToken).ConfigureAwait(false);
             if (result.ExitCode == 0)
                 return candidate;
         }

@@ -33,6 +33,10 @@ public sealed record GitRepository(string GitDirectory, GitRunner Runner, GitSou
     /// <summary>Runs <c>git --git-dir=… arguments…</c>.</summary>
     public Task<GitResult> RunAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken = default) =>
         Runner.RunAsync([$"--git-dir={GitDirectory}", .. arguments], workingDirectory: GitDirectory, cancellationToken);
+
+    /// <summary>Like <see cref="RunAsync"/>, but a non-zero exit is returned, not thrown.</summary>
+    public Task<GitResult> RunUncheckedAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken = default) =>
+        Runner.RunUncheckedAsync([$"--git-dir={GitDirectory}", .. arguments], workingDirectory: GitDirectory, cancellationToken);
 }
 
 /// <summary>The commits a review compares.</summary>
@@ -197,9 +201,7 @@ public static class RepositoryClone
 
     private static async Task<string> RevParseCommitAsync(GitRepository repository, string name, CancellationToken cancellationToken)
     {
-        GitResult result = await repository.Runner.RunUncheckedAsync(
-            [$"--git-dir={repository.GitDirectory}", "rev-parse", "--verify", "--quiet", "--end-of-options", name + "^{commit}"],
-            repository.GitDirectory, cancellationToken).ConfigureAwait(false);
+        GitResult result = await repository.RunUncheckedAsync(CommitOf(name), cancellationToken).ConfigureAwait(false);
         // --verify --quiet exits 1, silently, for a name that leads to no commit: a mistake in the input, said as such.
         if (result.ExitCode == 1 && result.Stderr.Length == 0)
             throw new ArgumentException($"unknown revision '{Printable.Escape(name)}': the repository has no such branch, tag or commit");
@@ -207,6 +209,9 @@ public static class RepositoryClone
             throw new GitCommandException(repository.Runner.DescribeCommand(["rev-parse", name]), result.ExitCode, timedOut: false, GitRunner.Tail(result.Stderr));
         return GitRefs.ValidateSha(result.StdoutText.Trim());
     }
+
+    /// <summary>The arguments that ask git for the commit <paramref name="name"/> (already validated) leads to.</summary>
+    internal static string[] CommitOf(string name) => ["rev-parse", "--verify", "--quiet", "--end-of-options", name + "^{commit}"];
 
     private static string ValidateRemoteRevision(string value)
     {
