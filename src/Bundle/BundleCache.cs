@@ -76,7 +76,7 @@ public sealed class BundleCache(string root)
         try
         {
             FileInterop.Lock(lockHandle, exclusive: false, LockPath(digest));
-            RecordUse(digest);
+            RecordUse(lockHandle);
             if (QuickCheck(directory, manifest).State == CacheState.Ready)
                 return new BundleLease(directory, manifest, lockHandle);
 
@@ -238,13 +238,14 @@ public sealed class BundleCache(string root)
         var kept = new List<string>();
         if (!System.IO.Directory.Exists(BundlesDirectory))
             return new PruneResult(removed, kept);
-        var recent = System.IO.Directory.EnumerateDirectories(BundlesDirectory)
+        List<string> entries = System.IO.Directory.EnumerateDirectories(BundlesDirectory).Order(StringComparer.Ordinal).ToList();
+        var recent = entries
             .Select(Path.GetFileName)
             .Where(name => !name!.StartsWith(TempPrefix, StringComparison.Ordinal) && name != keepDigestHex)
             .OrderByDescending(name => File.GetLastWriteTimeUtc(LockPath(name!)))
             .Take(keepRecent)
             .ToHashSet(StringComparer.Ordinal);
-        foreach (string entry in System.IO.Directory.EnumerateDirectories(BundlesDirectory).Order(StringComparer.Ordinal).ToList())
+        foreach (string entry in entries)
         {
             string name = Path.GetFileName(entry);
             string digest = name.StartsWith(TempPrefix, StringComparison.Ordinal) ? name[TempPrefix.Length..].Split('-')[0] : name;
@@ -266,11 +267,11 @@ public sealed class BundleCache(string root)
 
     /// <summary>Stamps the lock file with the time of this launch, which <see cref="Prune"/> orders versions by. A
     /// read-only cache (another user's, say) is used all the same, just without the stamp.</summary>
-    private void RecordUse(string digest)
+    private static void RecordUse(SafeFileHandle lockHandle)
     {
         try
         {
-            File.SetLastWriteTimeUtc(LockPath(digest), DateTime.UtcNow);
+            File.SetLastWriteTimeUtc(lockHandle, DateTime.UtcNow);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
