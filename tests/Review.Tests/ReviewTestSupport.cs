@@ -28,41 +28,17 @@ internal static class Run
     public static CommandResult Program(string file, IEnumerable<string> args, string? workingDirectory = null,
         IReadOnlyDictionary<string, string>? environment = null)
     {
-        var start = new ProcessStartInfo(file)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            StandardOutputEncoding = new UTF8Encoding(false),
-            StandardErrorEncoding = new UTF8Encoding(false),
-        };
-        if (workingDirectory is not null)
-            start.WorkingDirectory = workingDirectory;
-        foreach (string arg in args)
-            start.ArgumentList.Add(arg);
-        start.Environment.Clear();
+        var exact = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (string name in Inherited)
         {
             if (Environment.GetEnvironmentVariable(name) is { Length: > 0 } value)
-                start.Environment[name] = value;
+                exact[name] = value;
         }
-        if (!start.Environment.ContainsKey("PATH"))
-            start.Environment["PATH"] = "/usr/bin:/bin";
+        exact.TryAdd("PATH", "/usr/bin:/bin");
         foreach ((string name, string value) in environment ?? new Dictionary<string, string>())
-            start.Environment[name] = value;
-
-        using Process process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {file}");
-        process.StandardInput.Close();
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(HangGuard))
-        {
-            process.Kill(entireProcessTree: true);
-            process.WaitForExit();
-            throw new TimeoutException($"{file} {string.Join(' ', args)} hung and was killed\n--- stdout\n{stdout.Result}\n--- stderr\n{stderr.Result}");
-        }
-        return new CommandResult(process.ExitCode, stdout.Result, stderr.Result);
+            exact[name] = value;
+        ProcessResult result = ProcessRunner.RunAsync(file, args, exact, workingDirectory, HangGuard).GetAwaiter().GetResult();
+        return new CommandResult(result.ExitCode, result.Stdout, result.Stderr);
     }
 }
 

@@ -12,7 +12,7 @@ public sealed record ProcessResult(string CommandLine, int ExitCode, string Stdo
 }
 
 /// <summary>Runs a program to completion with an exact environment and a hard time limit.</summary>
-internal static class ProcessRunner
+public static class ProcessRunner
 {
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(60);
 
